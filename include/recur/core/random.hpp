@@ -1,0 +1,67 @@
+// A small, portable random generator (xoshiro256**) and tensor initialisers built on it, so that
+// the same seed gives the same numbers on every platform and standard library.
+// Not here: the recurrence sampler (recurrence/) or data shuffling (data/).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+#include <vector>
+
+#include <recur/core/tensor.hpp>
+
+namespace recur {
+
+/// xoshiro256** seeded through splitmix64; copyable state for exact resume.
+class rng {
+public:
+    explicit rng(std::uint64_t seed = 0) {
+        for (auto& s : s_) {
+            seed += 0x9e3779b97f4a7c15ull;
+            std::uint64_t z = seed;
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+            s = z ^ (z >> 31);
+        }
+    }
+    std::uint64_t next() {
+        const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+        const std::uint64_t t = s_[1] << 17;
+        s_[2] ^= s_[0];
+        s_[3] ^= s_[1];
+        s_[1] ^= s_[2];
+        s_[0] ^= s_[3];
+        s_[2] ^= t;
+        s_[3] = rotl(s_[3], 45);
+        return result;
+    }
+    /// Uniform in [0, 1) with 53 random bits.
+    double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+    /// Standard normal (Box-Muller, one value per call).
+    double normal() {
+        const double u1 = 1.0 - uniform(), u2 = uniform();
+        return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+    }
+
+private:
+    static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+    std::uint64_t s_[4]{};
+};
+
+/// Tensor of independent N(mean, std^2) values.
+template <Backend B>
+Tensor<B> randn(const Shape& shape, rng& gen, double mean = 0.0, double std = 1.0) {
+    std::vector<double> v(static_cast<std::size_t>(shape.numel()));
+    for (auto& x : v) x = mean + std * gen.normal();
+    return Tensor<B>::from_host(v, shape);
+}
+
+/// Tensor of independent U(lo, hi) values.
+template <Backend B>
+Tensor<B> rand_uniform(const Shape& shape, rng& gen, double lo = 0.0, double hi = 1.0) {
+    std::vector<double> v(static_cast<std::size_t>(shape.numel()));
+    for (auto& x : v) x = lo + (hi - lo) * gen.uniform();
+    return Tensor<B>::from_host(v, shape);
+}
+
+}  // namespace recur

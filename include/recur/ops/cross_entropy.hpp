@@ -1,0 +1,105 @@
+// Cross-entropy of logits against i32 targets with an ignore index: per-token losses, or their mean
+// over counted tokens. Fused log-softmax; forward saves the log-sum-exp per row.
+// Not here: label smoothing, z-loss (not used by the method).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <recur/autograd/tape.hpp>
+#include <recur/core/tensor.hpp>
+#include <recur/ops/elementwise.hpp>
+#include <recur/ops/reduce.hpp>
+
+namespace recur {
+
+/// Targets equal to this are skipped (loss 0, no gradient) unless another value is given.
+inline constexpr std::int32_t default_ignore_index = -100;
+
+namespace kernels {
+/// static void forward(T* loss, T* lse, const T* logits, const int32* targets, int64 n, int64 v, int32 ignore)
+///   loss[i] = lse[i] - logits[i, targets[i]] (0 where targets[i] == ignore)
+/// static void backward(T* dlogits, const T* dloss, const T* logits, const T* lse, const int32* targets,
+///                      int64 n, int64 v, int32 ignore)
+///   dlogits[i, :] = dloss[i] * (softmax(logits[i]) - onehot(targets[i])) (0 rows where ignored)
+template <class B>
+struct cross_entropy {
+    static_assert(no_kernel_for<B>, "recur: this backend has no `cross_entropy` kernel (specialise recur::kernels::cross_entropy<Backend>)");
+};
+}  // namespace kernels
+
+template <Backend B>
+struct cross_entropy_op {
+    static constexpr std::string_view name = "cross_entropy";
+    Tensor<B> logits, targets, lse;  // logits (N, V), targets (N) i32, lse (N)
+    Shape logits_shape;              // the caller's (..., V)
+    std::int32_t ignore_index;
+    void backward(Tensor<B> dloss, grad_sink<B>& g) {  // dloss (...) with N elements
+        using T = typename B::scalar;
+        Tensor<B> dlogits = Tensor<B>::empty(logits_shape);
+        kernels::cross_entropy<B>::backward(dlogits.template data<T>(), dloss.template data<T>(), logits.template data<T>(),
+                                            lse.template data<T>(), targets.template data<std::int32_t>(),
+                                            logits.size(0), logits.size(1), ignore_index);
+        g.accumulate(0, std::move(dlogits));
+    }
+};
+
+namespace detail {
+template <Backend B>
+std::int64_t check_targets(const Tensor<B>& logits, const Tensor<B>& targets, std::int32_t ignore_index) {
+    check(logits.dim() >= 2 && logits.dtype() == Tensor<B>::compute_dtype, "recur::cross_entropy: logits must be (..., V) ",
+          Tensor<B>::compute_dtype, ", got ", logits.shape(), " ", logits.dtype());
+    check(targets.dtype() == dtype::i32, "recur::cross_entropy: targets must be i32, got ", targets.dtype());
+    bool same = targets.dim() + 1 == logits.dim();
+    for (int d = 0; same && d < targets.dim(); ++d) same = targets.size(d) == logits.size(d);
+    check(same, "recur::cross_entropy: targets ", targets.shape(), " do not match logits ", logits.shape(),
+          " without its last (vocabulary) dim");
+    const std::int64_t vocab = logits.size(-1);
+    const auto host = targets.template to_host<std::int32_t>();
+    std::int64_t counted = 0;
+    for (std::size_t i = 0; i < host.size(); ++i) {
+        if (host[i] == ignore_index) continue;
+        check(host[i] >= 0 && host[i] < vocab, "recur::cross_entropy: target ", host[i], " at position ", i,
+              " is outside the vocabulary of ", vocab, " (ignore index ", ignore_index, ")");
+        ++counted;
+    }
+    return counted;
+}
+}  // namespace detail
+
+namespace detail {
+template <Backend B>
+Tensor<B> cross_entropy_checked(const Tensor<B>& logits, const Tensor<B>& targets, std::int32_t ignore_index) {
+    using T = typename B::scalar;
+    const std::int64_t vocab = logits.size(-1), n = logits.shape().rows();
+    const Tensor<B> lg = logits.contiguous();
+    const Tensor<B> lc = raw_reshape(lg, {n, vocab});
+    const Tensor<B> tc = targets.contiguous_raw();
+    Tensor<B> loss = Tensor<B>::empty(targets.shape());
+    Tensor<B> lse = Tensor<B>::empty({n});
+    if (n > 0)
+        kernels::cross_entropy<B>::forward(loss.template data<T>(), lse.template data<T>(), lc.template data<T>(),
+                                           tc.template data<std::int32_t>(), n, vocab, ignore_index);
+    if (recording(lg)) record(cross_entropy_op<B>{lc.detach(), tc, lse, lg.shape(), ignore_index}, loss, lg);
+    return loss;
+}
+}  // namespace detail
+
+/// Per-token losses (shape of targets): -log softmax(logits)[target], 0 where target == ignore_index.
+/// logits (..., V), targets (...) i32; a target outside [0, V) other than ignore_index throws.
+template <Backend B>
+Tensor<B> cross_entropy_per_token(const Tensor<B>& logits, const Tensor<B>& targets,
+                                  std::int32_t ignore_index = default_ignore_index) {
+    detail::check_targets(logits, targets, ignore_index);
+    return detail::cross_entropy_checked(logits, targets, ignore_index);
+}
+
+/// Mean loss over counted (non-ignored) tokens, shape (1); 0 with no gradient when none count.
+template <Backend B>
+Tensor<B> cross_entropy(const Tensor<B>& logits, const Tensor<B>& targets, std::int32_t ignore_index = default_ignore_index) {
+    const std::int64_t counted = detail::check_targets(logits, targets, ignore_index);
+    const Tensor<B> per_token = detail::cross_entropy_checked(logits, targets, ignore_index);
+    return scale(sum(per_token), counted > 0 ? 1.0 / static_cast<double>(counted) : 0.0);
+}
+
+}  // namespace recur

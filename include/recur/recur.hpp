@@ -1,0 +1,28 @@
+// recur: the backend-agnostic library in one include (tensors, autograd, ops).
+// Not here: backends. Include <recur/backends/reference.hpp>, <recur/backends/cpu.hpp> or
+// <recur/backends/cuda.hpp> as well (each includes this header).
+#pragma once
+
+#include <recur/core/backend.hpp>
+#include <recur/core/dtype.hpp>
+#include <recur/core/error.hpp>
+#include <recur/core/random.hpp>
+#include <recur/core/shape.hpp>
+#include <recur/core/storage.hpp>
+#include <recur/core/tensor.hpp>
+
+#include <recur/autograd/grad_mode.hpp>
+#include <recur/autograd/tape.hpp>
+
+#include <recur/ops/activation.hpp>
+#include <recur/ops/attention.hpp>
+#include <recur/ops/concat.hpp>
+#include <recur/ops/cross_entropy.hpp>
+#include <recur/ops/elementwise.hpp>
+#include <recur/ops/embedding.hpp>
+#include <recur/ops/linear.hpp>
+#include <recur/ops/matmul.hpp>
+#include <recur/ops/reduce.hpp>
+#include <recur/ops/rms_norm.hpp>
+#include <recur/ops/rope.hpp>
+#include <recur/ops/view.hpp>

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libdnnl-dev libxsimd-dev libeigen3-dev
+  libdnnl-dev libxsimd-dev xtl-dev libeigen3-dev
   catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev
 )
 

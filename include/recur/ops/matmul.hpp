@@ -163,7 +163,8 @@ Tensor<B> matmul(const Tensor<B>& a, const Tensor<B>& b) {
     out_shape[out_shape.dim() - 2] = a.size(-2);
     out_shape[out_shape.dim() - 1] = b.size(-1);
     Tensor<B> c = Tensor<B>::empty(out_shape);
-    const std::int64_t batch = out_shape.numel() / (a.size(-2) * b.size(-1) == 0 ? 1 : a.size(-2) * b.size(-1));
+    std::int64_t batch = 1;
+    for (int i = 0; i + 2 < out_shape.dim(); ++i) batch *= out_shape[i];
     Tensor<B> ac = a, bc = b;
     auto am = detail::mat_of(ac), bm = detail::mat_of(bc);
     auto cm = *detail::as_mat(c);

@@ -1,14 +1,16 @@
-// The cuda backend against the reference backend: copies, fills, matmul on views and batches,
-// add/mul with broadcast, scale, and their backward. Exits with 77 (skipped) when there is no GPU.
-// Not here: timings (benchmarks/) or ops that have no cuda kernel yet.
+// The cuda backend against the reference: copies, fills, matmul on views and batches, add/mul/scale,
+// forward and backward; exits with 77 (skipped) without a GPU. Not here: timings, ops with no cuda kernel.
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <iostream>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <recur/backends/cuda.hpp>
@@ -74,7 +76,7 @@ const std::vector<matmul_case> matmul_cases = {
     {"transposed b", {{5, 7}}, {{3, 7}, true}},
     {"both transposed", {{7, 5}, true}, {{3, 7}, true}},
     {"sliced a (ld > cols)", {{5, 10}, false, 7}, {{7, 3}}},
-    {"sliced, transposed b", {{5, 7}}, {{9, 7}, true, 3}},
+    {"sliced, transposed b", {{5, 7}}, {{3, 9}, true, 7}},
     {"batched 3-d", {{3, 5, 7}}, {{3, 7, 4}}},
     {"batched 4-d", {{2, 3, 5, 7}}, {{2, 3, 7, 4}}},
     {"batched, transposed a", {{3, 7, 5}, true}, {{3, 7, 4}}},
@@ -83,6 +85,37 @@ const std::vector<matmul_case> matmul_cases = {
     {"shared 2-d a", {{5, 7}}, {{2, 3, 7, 4}}},
     {"shared transposed b", {{2, 5, 7}}, {{4, 7}, true}},
 };
+
+/// Leaves of `shapes` needing gradients, y = f(leaves), backward from y with a random seed, `steps`
+/// times (later steps add onto the gradients). Returns y and every leaf's gradient after each step.
+/// One backend at a time: the tape is per thread, and backward() replays all of it.
+template <class B, class F>
+std::vector<std::vector<float>> forward_backward(const std::vector<Shape>& shapes, std::uint64_t seed, int steps, F f) {
+    std::vector<Tensor<B>> x;
+    for (const Shape& shape : shapes) x.push_back(leaf<B>(shape, seed++, true));
+    std::vector<std::vector<float>> out;
+    for (int step = 0; step < steps; ++step) {
+        const Tensor<B> y = f(x);
+        recur::backward(y, leaf<B>(y.shape(), seed));
+        out.push_back(y.to_host());
+        for (const auto& t : x) out.push_back(t.grad().to_host());
+    }
+    return out;
+}
+
+/// forward_backward on cuda against the same on the reference.
+template <class F>
+void check_against_reference(const std::vector<Shape>& shapes, std::uint64_t seed, int steps, F f) {
+    const auto d = forward_backward<gpu>(shapes, seed, steps, f);
+    const auto r = forward_backward<ref>(shapes, seed, steps, f);
+    REQUIRE(d.size() == r.size());
+    const std::size_t per_step = shapes.size() + 1;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+        INFO("step " << i / per_step + 1 << ", " << (i % per_step == 0 ? std::string("output")
+                                                     : "gradient of input " + std::to_string(i % per_step - 1)));
+        CHECK(rel_err(d[i], r[i]) < tolerance);
+    }
+}
 
 }  // namespace
 
@@ -124,69 +157,30 @@ TEST_CASE("cuda: allocation failure throws recur::error naming the CUDA error", 
     CHECK_THROWS_WITH(gpu::allocate(std::size_t{1} << 52), Catch::Contains("cudaMalloc") && Catch::Contains("cudaError"));
 }
 
-TEST_CASE("cuda: matmul matches the reference", "[cuda]") {
-    std::uint64_t seed = 10;
-    for (const auto& c : matmul_cases) {
-        INFO(c.name << ": a " << c.a.stored << ", b " << c.b.stored);
-        const auto ad = leaf<gpu>(c.a.stored, seed), bd = leaf<gpu>(c.b.stored, seed + 1);
-        const auto ar = leaf<ref>(c.a.stored, seed), br = leaf<ref>(c.b.stored, seed + 1);
-        seed += 2;
-        const auto yd = recur::matmul(c.a.view(ad), c.b.view(bd));
-        const auto yr = recur::matmul(c.a.view(ar), c.b.view(br));
-        REQUIRE(yd.shape() == yr.shape());
-        CHECK(rel_err(yd.to_host(), yr.to_host()) < tolerance);
-    }
-}
-
-TEST_CASE("cuda: matmul backward matches the reference, and gradients accumulate", "[cuda]") {
+TEST_CASE("cuda: matmul forward and backward match the reference on views and batches", "[cuda]") {
     std::uint64_t seed = 100;
     for (const auto& c : matmul_cases) {
         INFO(c.name << ": a " << c.a.stored << ", b " << c.b.stored);
-        const auto ad = leaf<gpu>(c.a.stored, seed, true), bd = leaf<gpu>(c.b.stored, seed + 1, true);
-        const auto ar = leaf<ref>(c.a.stored, seed, true), br = leaf<ref>(c.b.stored, seed + 1, true);
-        for (int step = 1; step <= 2; ++step) {  // the second step adds onto existing gradients
-            INFO("step " << step);
-            const auto yd = recur::matmul(c.a.view(ad), c.b.view(bd));
-            const auto yr = recur::matmul(c.a.view(ar), c.b.view(br));
-            recur::backward(yd, leaf<gpu>(yd.shape(), seed + 2));
-            recur::backward(yr, leaf<ref>(yr.shape(), seed + 2));
-            CHECK(rel_err(ad.grad().to_host(), ar.grad().to_host()) < tolerance);
-            CHECK(rel_err(bd.grad().to_host(), br.grad().to_host()) < tolerance);
-        }
-        seed += 3;
+        check_against_reference({c.a.stored, c.b.stored}, seed += 3, 2,
+                                [&](const auto& x) { return recur::matmul(c.a.view(x[0]), c.b.view(x[1])); });
     }
 }
 
-TEST_CASE("cuda: add, mul and scale match the reference, forward and backward", "[cuda]") {
+TEST_CASE("cuda: add and mul with broadcast match the reference, forward and backward", "[cuda]") {
     const std::vector<std::pair<Shape, Shape>> shapes = {
         {{2, 3, 5}, {5}}, {{5}, {2, 3, 5}}, {{2, 3, 5}, {2, 3, 5}}, {{3, 5}, {1, 5}}, {{4, 1, 6}, {6}}, {{7}, {1}},
+        {{300, 257}, {257}},  // more than one block of threads
     };
     std::uint64_t seed = 200;
     for (const auto& [sa, sb] : shapes) {
-        for (const bool is_mul : {false, true}) {
-            INFO((is_mul ? "mul " : "add ") << sa << " and " << sb);
-            const auto ad = leaf<gpu>(sa, seed, true), bd = leaf<gpu>(sb, seed + 1, true);
-            const auto ar = leaf<ref>(sa, seed, true), br = leaf<ref>(sb, seed + 1, true);
-            const auto yd = is_mul ? ad * bd : ad + bd;
-            const auto yr = is_mul ? ar * br : ar + br;
-            REQUIRE(yd.shape() == yr.shape());
-            CHECK(rel_err(yd.to_host(), yr.to_host()) < tolerance);
-            recur::backward(yd, leaf<gpu>(yd.shape(), seed + 2));
-            recur::backward(yr, leaf<ref>(yr.shape(), seed + 2));
-            CHECK(rel_err(ad.grad().to_host(), ar.grad().to_host()) < tolerance);
-            CHECK(rel_err(bd.grad().to_host(), br.grad().to_host()) < tolerance);
-            seed += 3;
-        }
+        INFO("a " << sa << ", b " << sb);
+        check_against_reference({sa, sb}, seed += 3, 2, [](const auto& x) { return x[0] + x[1]; });
+        check_against_reference({sa, sb}, seed += 3, 2, [](const auto& x) { return x[0] * x[1]; });
     }
+}
 
-    const auto xd = leaf<gpu>({3, 7, 5}, 300, true);
-    const auto xr = leaf<ref>({3, 7, 5}, 300, true);
-    const auto yd = 0.37 * xd.transpose();
-    const auto yr = 0.37 * xr.transpose();
-    CHECK(rel_err(yd.to_host(), yr.to_host()) < tolerance);
-    recur::backward(yd, leaf<gpu>(yd.shape(), 301));
-    recur::backward(yr, leaf<ref>(yr.shape(), 301));
-    CHECK(rel_err(xd.grad().to_host(), xr.grad().to_host()) < tolerance);
+TEST_CASE("cuda: scale matches the reference, forward and backward", "[cuda]") {
+    check_against_reference({{3, 7, 5}}, 300, 2, [](const auto& x) { return 0.37 * x[0].transpose(); });
 }
 
 int main(int argc, char* argv[]) {

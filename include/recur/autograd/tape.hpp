@@ -24,8 +24,10 @@ public:
     virtual std::string_view name() const = 0;
 };
 
-/// The per-thread tape. Everything recorded since the last backward() or clear() is on it; code that
-/// runs a forward pass with gradients on and never calls backward() should call clear().
+/// The per-thread tape, shared by every backend on the thread. backward() consumes all of it: nodes
+/// whose outputs reach the root run, the others are discarded. So finish one graph (backward) before
+/// recording another you still need, and call clear() after a forward with gradients on that is
+/// never backpropagated (or run it under no_grad).
 class tape {
 public:
     static tape& current() {

@@ -130,6 +130,7 @@ inline void store_from_double(std::byte* p, dtype t, std::size_t i, double x) {
 
 /// Converts `n` elements between host buffers of any two dtypes (f32 -> bf16/f16 rounds to nearest even).
 inline void convert_host(void* dst, dtype dst_type, const void* src, dtype src_type, std::size_t n) {
+    if (n == 0) return;
     auto* d = static_cast<std::byte*>(dst);
     const auto* s = static_cast<const std::byte*>(src);
     if (dst_type == src_type) {

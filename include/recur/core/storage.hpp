@@ -50,8 +50,9 @@ public:
             b = it->second;
             free_.erase(it);
         } else {
+            void* p = B::allocate(want);  // may throw; nothing to undo yet
             b = new detail::block;
-            b->ptr = B::allocate(want);
+            b->ptr = p;
             b->bytes = want;
             ++stats_.fresh_allocations;
             stats_.bytes_reserved += want;

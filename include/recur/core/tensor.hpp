@@ -86,6 +86,7 @@ public:
     /// Values in row-major order, converted to T.
     template <class T = scalar>
     std::vector<T> to_host() const {
+        check(defined(), "recur::Tensor::to_host: the tensor is undefined (for example grad() before any backward)");
         const Tensor c = contiguous_raw();
         const auto n = static_cast<std::size_t>(c.numel());
         std::vector<T> out(n);
@@ -101,6 +102,7 @@ public:
     }
     /// The single value of a one-element tensor.
     double item() const {
+        check(defined(), "recur::Tensor::item: the tensor is undefined");
         check(numel() == 1, "recur::Tensor::item: tensor of shape ", shape_, " has ", numel(), " elements, expected 1");
         return to_host<double>()[0];
     }

@@ -14,13 +14,13 @@ namespace kernels {
 /// static void backward(T* dx, const T* x, const T* dy, int64 n): dx = dy * s * (1 + x (1 - s)), s = sigmoid(x)
 template <class B>
 struct silu {
-    static_assert(no_kernel_for<B>, "recur: this backend has no `silu` kernel (specialise recur::kernels::silu<Backend>)");
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'silu' kernel (specialise recur::kernels::silu<Backend>)");
 };
 /// static void forward(T* y, const T* gate, const T* up, int64 n): y = silu(gate) * up
 /// static void backward(T* dgate, T* dup, const T* gate, const T* up, const T* dy, int64 n): both written
 template <class B>
 struct swiglu {
-    static_assert(no_kernel_for<B>, "recur: this backend has no `swiglu` kernel (specialise recur::kernels::swiglu<Backend>)");
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'swiglu' kernel (specialise recur::kernels::swiglu<Backend>)");
 };
 }  // namespace kernels
 

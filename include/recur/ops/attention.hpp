@@ -29,7 +29,7 @@ namespace kernels {
 /// static void backward(const attention_args<T>&): reads q, k, v, o, lse, d_o; writes dq, dk, dv.
 template <class B>
 struct attention {
-    static_assert(no_kernel_for<B>, "recur: this backend has no `attention` kernel (specialise recur::kernels::attention<Backend>)");
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'attention' kernel (specialise recur::kernels::attention<Backend>)");
 };
 }  // namespace kernels
 

@@ -24,7 +24,7 @@ namespace kernels {
 ///   dlogits[i, :] = dloss[i] * (softmax(logits[i]) - onehot(targets[i])) (0 rows where ignored)
 template <class B>
 struct cross_entropy {
-    static_assert(no_kernel_for<B>, "recur: this backend has no `cross_entropy` kernel (specialise recur::kernels::cross_entropy<Backend>)");
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'cross_entropy' kernel (specialise recur::kernels::cross_entropy<Backend>)");
 };
 }  // namespace kernels
 

@@ -17,18 +17,18 @@ namespace kernels {
 /// out[i] = a[i] op b[i % nb] for i < n (nb divides n; out may alias a).
 template <class B>
 struct binary {
-    static_assert(no_kernel_for<B>, "recur: this backend has no `binary` kernel (specialise recur::kernels::binary<Backend>)");
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'binary' kernel (specialise recur::kernels::binary<Backend>)");
 };
 /// static void run(T* out, const T* x, int64 n, T s): out[i] = s * x[i] (out may alias x).
 template <class B>
 struct scale {
-    static_assert(no_kernel_for<B>, "recur: this backend has no `scale` kernel (specialise recur::kernels::scale<Backend>)");
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'scale' kernel (specialise recur::kernels::scale<Backend>)");
 };
 /// static void run(T* out, const T* x, const T* y, int64 rows, int64 cols):
 /// out[j] += sum_i x[i, j] * (y ? y[i, j] : 1) for j < cols.
 template <class B>
 struct sum_rows {
-    static_assert(no_kernel_for<B>, "recur: this backend has no `sum_rows` kernel (specialise recur::kernels::sum_rows<Backend>)");
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'sum_rows' kernel (specialise recur::kernels::sum_rows<Backend>)");
 };
 }  // namespace kernels
 

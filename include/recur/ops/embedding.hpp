@@ -16,7 +16,7 @@ namespace kernels {
 /// Ids are validated (0 <= id < V) before a kernel runs.
 template <class B>
 struct embedding {
-    static_assert(no_kernel_for<B>, "recur: this backend has no `embedding` kernel (specialise recur::kernels::embedding<Backend>)");
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'embedding' kernel (specialise recur::kernels::embedding<Backend>)");
 };
 }  // namespace kernels
 

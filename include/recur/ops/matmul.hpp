@@ -33,7 +33,7 @@ namespace kernels {
 /// static void run(const gemm_args<typename B::scalar>&)
 template <class B>
 struct gemm {
-    static_assert(no_kernel_for<B>, "recur: this backend has no `gemm` kernel (specialise recur::kernels::gemm<Backend>)");
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'gemm' kernel (specialise recur::kernels::gemm<Backend>)");
 };
 }  // namespace kernels
 

@@ -12,7 +12,7 @@ namespace kernels {
 /// static void run(T* out, const T* x, int64 n): out[0] = sum_i x[i], accumulated in at least double.
 template <class B>
 struct sum_all {
-    static_assert(no_kernel_for<B>, "recur: this backend has no `sum_all` kernel (specialise recur::kernels::sum_all<Backend>)");
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'sum_all' kernel (specialise recur::kernels::sum_all<Backend>)");
 };
 }  // namespace kernels
 

@@ -15,7 +15,7 @@ namespace kernels {
 ///   dx is written (skipped if null); dw is accumulated (+=, skipped if null).
 template <class B>
 struct rms_norm {
-    static_assert(no_kernel_for<B>, "recur: this backend has no `rms_norm` kernel (specialise recur::kernels::rms_norm<Backend>)");
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'rms_norm' kernel (specialise recur::kernels::rms_norm<Backend>)");
 };
 }  // namespace kernels
 

@@ -96,7 +96,7 @@ namespace kernels {
 /// Pair (x1, x2) at angle a becomes (x1 cos a - x2 sin a, x2 cos a + x1 sin a); inverse uses -a.
 template <class B>
 struct rope {
-    static_assert(no_kernel_for<B>, "recur: this backend has no `rope` kernel (specialise recur::kernels::rope<Backend>)");
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'rope' kernel (specialise recur::kernels::rope<Backend>)");
 };
 }  // namespace kernels
 

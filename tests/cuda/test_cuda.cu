@@ -1,6 +1,5 @@
 // The cuda backend against the reference: copies, fills, matmul on views and batches, add/mul/scale,
 // forward and backward; exits with 77 (skipped) without a GPU. Not here: timings, ops with no cuda kernel.
-#define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -183,10 +182,5 @@ TEST_CASE("cuda: scale matches the reference, forward and backward", "[cuda]") {
     check_against_reference({{3, 7, 5}}, 300, 2, [](const auto& x) { return 0.37 * x[0].transpose(); });
 }
 
-int main(int argc, char* argv[]) {
-    if (!recur::cuda_available()) {
-        std::cout << "no CUDA device: skipping\n";
-        return 77;
-    }
-    return Catch::Session().run(argc, argv);
-}
+/// Called by main.cpp (compiled by the host compiler, so nvcc does not compile Catch's runner).
+bool recur_test_has_cuda_device() { return recur::cuda_available(); }

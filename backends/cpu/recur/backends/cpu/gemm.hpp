@@ -1,0 +1,153 @@
+// cpu GEMM: kernels::gemm<cpu> through oneDNN's matmul primitive, created once per distinct call
+// shape (strides, transposes, broadcast, alpha, accumulate) and cached; one engine and stream.
+// Not here: the small in-register GEMMs inside fused kernels (attention.hpp) and non-f32 types.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <recur/backends/cpu/core.hpp>
+#include <recur/ops/matmul.hpp>
+
+namespace recur::cpu_detail {
+
+/// Everything that shapes a oneDNN matmul primitive for one gemm_args (pointers excluded).
+struct gemm_key {
+    std::int64_t batch, m, n, k, lda, ldb, ldc, stride_a, stride_b, stride_c;
+    bool trans_a, trans_b, accumulate;
+    float alpha;
+    bool operator==(const gemm_key&) const = default;
+
+    static gemm_key of(const gemm_args<float>& g) {
+        const bool batched = g.batch > 1;  // batch strides of a single product do not matter
+        return {g.batch, g.m, g.n, g.k, g.lda, g.ldb, g.ldc, batched ? g.stride_a : 0, batched ? g.stride_b : 0,
+                batched ? g.stride_c : 0, g.trans_a, g.trans_b, g.accumulate, g.alpha};
+    }
+};
+
+struct gemm_key_hash {
+    std::size_t operator()(const gemm_key& key) const noexcept {
+        std::size_t h = 0;
+        const auto mix = [&h](std::uint64_t v) { h ^= std::hash<std::uint64_t>{}(v) + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); };
+        for (std::int64_t v : {key.batch, key.m, key.n, key.k, key.lda, key.ldb, key.ldc, key.stride_a, key.stride_b,
+                               key.stride_c})
+            mix(static_cast<std::uint64_t>(v));
+        mix((key.trans_a ? 1u : 0u) | (key.trans_b ? 2u : 0u) | (key.accumulate ? 4u : 0u));
+        mix(std::hash<float>{}(key.alpha));
+        return h;
+    }
+};
+
+/// One cached primitive with its memory objects; only the data handles change between calls.
+struct gemm_plan {
+    dnnl::matmul primitive;
+    dnnl::memory a, b, c;
+    std::int64_t repeats = 1;  // > 1: the primitive covers one batch item and runs once per item
+};
+
+/// Process-wide oneDNN state: the engine, the stream and the primitive cache. Calls are serialised
+/// (each one already uses the whole OpenMP team), which also keeps the shared stream safe.
+class dnnl_context {
+public:
+    static dnnl_context& instance() {
+        static auto* ctx = new dnnl_context;  // never destroyed: gemms may run from other statics' destructors
+        return *ctx;
+    }
+
+    void run(const gemm_args<float>& g) {
+        std::lock_guard lock(mutex_);
+        auto& slot = plans_[gemm_key::of(g)];
+        if (!slot) slot = make_plan(g);
+        gemm_plan& p = *slot;
+        const std::int64_t per_a = p.repeats > 1 ? g.stride_a : 0, per_b = p.repeats > 1 ? g.stride_b : 0;
+        for (std::int64_t i = 0; i < p.repeats; ++i) {
+            p.a.set_data_handle(const_cast<float*>(g.a + i * per_a));
+            p.b.set_data_handle(const_cast<float*>(g.b + i * per_b));
+            p.c.set_data_handle(g.c + i * (p.repeats > 1 ? g.stride_c : 0));
+            // The C API takes the arguments as an array: no map is built per call.
+            const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, p.a.get()}, {DNNL_ARG_WEIGHTS, p.b.get()}, {DNNL_ARG_DST, p.c.get()}};
+            dnnl::error::wrap_c_api(dnnl_primitive_execute(p.primitive.get(), stream_.get(), 3, args),
+                                    "recur::cpu gemm: executing the oneDNN matmul");
+        }
+    }
+
+    const dnnl::engine& engine() const { return engine_; }
+    const dnnl::stream& stream() const { return stream_; }
+
+private:
+    dnnl_context() = default;
+
+    /// oneDNN descriptor of one operand: (batch, rows, cols) with explicit strides; a stored
+    /// transpose swaps the two matrix strides, and batch stride 0 becomes a broadcast batch of 1.
+    static dnnl::memory::desc operand(std::int64_t batch, std::int64_t batch_stride, std::int64_t rows,
+                                      std::int64_t cols, std::int64_t ld, bool trans) {
+        const std::int64_t rs = trans ? 1 : ld, cs = trans ? ld : 1;
+        const std::int64_t span = (rows - 1) * rs + (cols - 1) * cs + 1;
+        const bool shared = batch_stride == 0;
+        return dnnl::memory::desc({shared ? 1 : batch, rows, cols}, dnnl::memory::data_type::f32,
+                                  {shared ? span : batch_stride, rs, cs});
+    }
+
+    std::unique_ptr<gemm_plan> make_plan(const gemm_args<float>& g) const {
+        dnnl::primitive_attr attr;
+        if (g.alpha != 1.0f) attr.set_output_scales(0, {g.alpha});
+        if (g.accumulate) {
+            dnnl::post_ops ops;
+            ops.append_sum(1.0f);
+            attr.set_post_ops(ops);
+        }
+        const auto build = [&](std::int64_t batch) {
+            const std::int64_t sa = batch > 1 ? g.stride_a : 0, sb = batch > 1 ? g.stride_b : 0;
+            const std::int64_t sc = batch > 1 ? g.stride_c : 0;
+            const auto a = operand(batch, sa, g.m, g.k, g.lda, g.trans_a);
+            const auto b = operand(batch, sb, g.k, g.n, g.ldb, g.trans_b);
+            const auto c = operand(batch, sc, g.m, g.n, g.ldc, false);
+            auto p = std::make_unique<gemm_plan>();
+            p->primitive = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, engine_));
+            p->a = dnnl::memory(a, engine_, DNNL_MEMORY_NONE);
+            p->b = dnnl::memory(b, engine_, DNNL_MEMORY_NONE);
+            p->c = dnnl::memory(c, engine_, DNNL_MEMORY_NONE);
+            return p;
+        };
+        if (g.batch == 1) return build(1);
+        try {
+            return build(g.batch);
+        } catch (const dnnl::error&) {  // a broadcast this oneDNN build rejects: one product per batch item
+            auto p = build(1);
+            p->repeats = g.batch;
+            return p;
+        }
+    }
+
+    dnnl::engine engine_{dnnl::engine::kind::cpu, 0};
+    dnnl::stream stream_{engine_};
+    std::mutex mutex_;
+    std::unordered_map<gemm_key, std::unique_ptr<gemm_plan>, gemm_key_hash> plans_;
+};
+
+}  // namespace recur::cpu_detail
+
+namespace recur::kernels {
+
+template <>
+struct gemm<cpu> {
+    /// C_i = alpha op(A_i) op(B_i) (+ C_i) for each batch item, as documented on gemm_args.
+    static void run(const gemm_args<float>& g) {
+        if (g.batch <= 0 || g.m <= 0 || g.n <= 0) return;
+        if (g.k <= 0) {  // an empty sum: C = 0, or C unchanged when accumulating
+            if (g.accumulate) return;
+            for (std::int64_t i = 0; i < g.batch; ++i)
+                for (std::int64_t r = 0; r < g.m; ++r) std::fill_n(g.c + i * g.stride_c + r * g.ldc, g.n, 0.0f);
+            return;
+        }
+        cpu_detail::dnnl_context::instance().run(g);
+    }
+};
+
+}  // namespace recur::kernels

@@ -6,6 +6,7 @@
 #include <recur/core/backend.hpp>
 #include <recur/core/dtype.hpp>
 #include <recur/core/error.hpp>
+#include <recur/core/host_memory.hpp>
 #include <recur/core/random.hpp>
 #include <recur/core/shape.hpp>
 #include <recur/core/storage.hpp>

@@ -3,32 +3,18 @@
 // Not here: anything fast; no threads, no SIMD, no libraries.
 #pragma once
 
-#include <cstddef>
-#include <cstdlib>
-#include <cstring>
-#include <new>
 #include <string_view>
 
+#include <recur/core/host_memory.hpp>
 #include <recur/recur.hpp>
 
 namespace recur {
 
 /// Host backend computing in T with obviously-correct loops.
 template <class T>
-struct basic_reference {
+struct basic_reference : host_memory {
     using scalar = T;
     static constexpr std::string_view name = sizeof(T) == 8 ? "reference64" : "reference";
-    static constexpr bool is_host = true;
-
-    static void* allocate(std::size_t bytes) {
-        void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-        if (!p) throw std::bad_alloc();
-        return p;
-    }
-    static void deallocate(void* p, std::size_t) noexcept { std::free(p); }
-    static void copy_from_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
-    static void copy_to_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
-    static void copy(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
 };
 
 /// f32 reference backend.

@@ -2,12 +2,9 @@
 // kernels and reductions, one OpenMP thread pool shared with oneDNN. Not here: the kernels (cpu/*.hpp).
 #pragma once
 
+#include <recur/core/host_memory.hpp>
 #include <recur/recur.hpp>
 
-#include <cstddef>
-#include <cstdlib>
-#include <cstring>
-#include <new>
 #include <string_view>
 
 namespace recur {
@@ -16,21 +13,9 @@ namespace recur {
 ///
 /// Threads: every kernel (and oneDNN, built on the OpenMP runtime) uses the OpenMP pool, so
 /// OMP_NUM_THREADS sizes it; kernels on small arrays stay on the calling thread.
-struct cpu {
+struct cpu : host_memory {
     using scalar = float;
     static constexpr std::string_view name = "cpu";
-    static constexpr bool is_host = true;
-
-    /// At least `bytes` (rounded up to a cache line), 64-byte aligned; throws std::bad_alloc.
-    static void* allocate(std::size_t bytes) {
-        void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-        if (!p) throw std::bad_alloc();
-        return p;
-    }
-    static void deallocate(void* p, std::size_t) noexcept { std::free(p); }
-    static void copy_from_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
-    static void copy_to_host(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
-    static void copy(void* dst, const void* src, std::size_t bytes) { std::memcpy(dst, src, bytes); }
 };
 
 static_assert(Backend<cpu>);

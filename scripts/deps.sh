@@ -3,9 +3,10 @@
 # Idempotent: packages already present are skipped; nothing outside apt is fetched.
 set -euo pipefail
 
+# oneDNN's CMake config needs the OpenCL headers and loader (Debian builds it with a GPU runtime).
 packages=(
   build-essential cmake ninja-build pkg-config
-  libdnnl-dev libxsimd-dev xtl-dev libeigen3-dev
+  libdnnl-dev ocl-icd-opencl-dev opencl-c-headers libxsimd-dev xtl-dev libeigen3-dev
   catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev
 )
 

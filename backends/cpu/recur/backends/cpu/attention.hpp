@@ -1,6 +1,5 @@
-// cpu causal GQA attention, flash-style: query tiles x key tiles with an online softmax (forward)
-// and probabilities recomputed from the log-sum-exp (backward); no T x T matrix is ever stored.
-// Not here: masks other than causal, dropout, or a KV-cache decode path (Tq = 1 runs as a 1-row tile).
+// cpu causal GQA attention, flash-style: key x query tiles, online softmax, P recomputed from lse in
+// backward; no T x T matrix is stored. Not here: other masks, dropout, a decode-specialised path.
 #pragma once
 
 #include <algorithm>
@@ -112,12 +111,12 @@ struct attention_plan {
         }
     }
 
-    /// Keys [j0, j0 + n) of one kv head as a (d, width) tile at dst with leading dimension ld,
-    /// columns n..width zero: the B operand of Q K^T (or dO V^T).
-    void transpose_keys(float* dst, std::int64_t ld, std::int64_t width, const float* src, std::int64_t n) const {
-        for (std::int64_t c0 = 0; c0 < width; c0 += lanes)  // blocks of keys: short strided reads, contiguous writes
+    /// n rows of one kv head (K or V from src) as a (d, key_tile) tile, columns n.. zero: the B
+    /// operand of Q K^T and dO V^T.
+    void transpose_keys(float* dst, const float* src, std::int64_t n) const {
+        for (std::int64_t c0 = 0; c0 < key_tile; c0 += lanes)  // blocks of keys: short strided reads, contiguous writes
             for (std::int64_t x = 0; x < d; ++x)
-                for (std::int64_t c = c0; c < c0 + lanes; ++c) dst[x * ld + c] = c < n ? src[c * kv_stride() + x] : 0.0f;
+                for (std::int64_t c = c0; c < c0 + lanes; ++c) dst[x * key_tile + c] = c < n ? src[c * kv_stride() + x] : 0.0f;
     }
 
     /// n rows `stride` apart as a row-major B operand {pointer, leading dimension}: the rows
@@ -158,9 +157,9 @@ struct attention<cpu> {
     }
 
     /// dq, dk, dv. Tasks are (batch, kv head, chunk of key tiles): a task owns dk and dv of its keys
-    /// and adds its share of dq for the kv head's query heads into its own partial; the partials are
-    /// then summed into dq. There are several chunks only when (batch, kv head) pairs are too few to
-    /// keep the threads busy.
+    /// and sums dS K for the kv head's query heads into a dq partial. With one chunk (the usual case)
+    /// the task owns those dq rows and writes them itself; with several (too few (batch, kv head)
+    /// pairs to keep the threads busy) the partials are summed into dq afterwards.
     static void backward(const attention_args<float>& a) {
         using namespace cpu_detail;
         const attention_plan P(a);
@@ -170,30 +169,37 @@ struct attention<cpu> {
             std::clamp<std::int64_t>((4 * omp_get_max_threads() + pairs - 1) / pairs, 1, key_tiles);
         const std::int64_t tiles_per_chunk = (key_tiles + chunks - 1) / chunks;
         const std::int64_t rows = P.group * P.tq * P.dp;  // one dq partial: (group, tq, dp)
-        float* partials = thread_buffer<attention_dq_tag>(static_cast<std::size_t>(pairs * chunks * rows));
+        float* shared = chunks > 1 ? thread_buffer<attention_dq_tag>(static_cast<std::size_t>(pairs * chunks * rows)) : nullptr;
+        // dq[b, i, h] = scale * sum of the partials of (b, h's kv head), read at part(b, h, i) + c * rows.
+        const auto write_dq = [&](std::int64_t b, std::int64_t i, std::int64_t h, const float* part, std::int64_t count) {
+            float* out = a.dq + P.q_at(b, i, h);
+            simd_for(0, P.d, [&]<class V>(std::int64_t x) {
+                V sum = load<V>(part + x);
+                for (std::int64_t c = 1; c < count; ++c) sum += load<V>(part + c * rows + x);
+                write(out + x, V(a.scale) * sum);
+            });
+        };
         const std::int64_t cost = tiles_per_chunk * Bc * P.group * std::max<std::int64_t>(P.tq / 2, 1) * P.d * 10;
         parallel_for(pairs * chunks, cost, [&](std::int64_t task) {
             const std::int64_t chunk = task / pairs, pair = task % pairs;
             const std::int64_t b = pair / P.kv_heads, kvh = pair % P.kv_heads;
             const std::int64_t t0 = chunk * tiles_per_chunk, t1 = std::min(key_tiles, t0 + tiles_per_chunk);
-            float* dq_part = partials + (pair * chunks + chunk) * rows;
+            float* dq_part = shared ? shared + (pair * chunks + chunk) * rows
+                                    : thread_buffer<attention_dq_tag>(static_cast<std::size_t>(rows));
             std::fill(dq_part, dq_part + rows, 0.0f);
             float* delta = thread_buffer<attention_delta_tag>(static_cast<std::size_t>(P.group * P.tq));
             row_delta(a, P, b, kvh, delta);
             for (std::int64_t kt = t0; kt < t1; ++kt) backward_key_tile(a, P, b, kvh, kt, delta, dq_part);
+            if (!shared)
+                for (std::int64_t g = 0; g < P.group; ++g)
+                    for (std::int64_t i = 0; i < P.tq; ++i) write_dq(b, i, kvh * P.group + g, dq_part + (g * P.tq + i) * P.dp, 1);
         });
-        parallel_for(P.batch * P.tq, P.heads * P.d * chunks, [&](std::int64_t bi) {  // dq = scale * sum of partials
-            const std::int64_t b = bi / P.tq, i = bi % P.tq;
-            for (std::int64_t h = 0; h < P.heads; ++h) {
-                float* out = a.dq + P.q_at(b, i, h);
-                const float* part = partials + (b * P.kv_heads + h / P.group) * chunks * rows + (h % P.group * P.tq + i) * P.dp;
-                simd_for(0, P.d, [&]<class V>(std::int64_t x) {
-                    V sum = load<V>(part + x);
-                    for (std::int64_t c = 1; c < chunks; ++c) sum += load<V>(part + c * rows + x);
-                    write(out + x, V(a.scale) * sum);
-                });
-            }
-        });
+        if (shared)
+            parallel_for(P.batch * P.tq, P.heads * P.d * chunks, [&](std::int64_t bi) {
+                const std::int64_t b = bi / P.tq, i = bi % P.tq;
+                for (std::int64_t h = 0; h < P.heads; ++h)
+                    write_dq(b, i, h, shared + (b * P.kv_heads + h / P.group) * chunks * rows + (h % P.group * P.tq + i) * P.dp, chunks);
+            });
     }
 
 private:
@@ -204,17 +210,20 @@ private:
                              std::int64_t h, std::int64_t i0, std::int64_t nr) {
         using namespace cpu_detail;
         constexpr std::int64_t Bc = attention_plan::key_tile, Br = attention_plan::query_tile;
+        static_assert(Br % lanes == 0);
         const std::int64_t d = P.d, n = round_up(nr, lanes), kvh = h / P.group;  // n: queries padded to batches
-        float* buf = thread_buffer<attention_forward_tag>(static_cast<std::size_t>(2 * d * Br + Bc * Br + 3 * Br));
+        float* buf = thread_buffer<attention_forward_tag>(static_cast<std::size_t>((2 * d + Bc + 3) * Br));
         float* qt = buf;             // (d, n)   Q tile transposed, zero-padded
         float* ot = qt + d * n;      // (d, n)   unnormalised output, transposed
-        float* st = ot + d * Br;     // (Bc, n)  scores, then probabilities, transposed
-        float* mx = st + Bc * Br;    // (n)      running max per query
-        float* sum = mx + Br;        // (n)      running sum of exp(score - max)
-        float* corr = sum + Br;      // (n)      exp(old max - new max)
+        float* st = ot + d * n;      // (Bc, n)  scores, then probabilities, transposed
+        float* mx = st + Bc * n;     // (n)      running max per query
+        float* sum = mx + n;         // (n)      running sum of exp(score - max)
+        float* corr = sum + n;       // (n)      exp(old max - new max)
         const float* q = a.q + P.q_at(b, i0, h);
         std::fill(qt, qt + 2 * d * n, 0.0f);  // qt's padding and ot
-        for (std::int64_t r = 0; r < nr; ++r)  // row by row: rows of q are 4 KiB-aliased in cache, qt is not
+        // Row by row: rows of q are H * D apart, often a power of two that crowds them into a few
+        // cache sets, so each is read once, start to end.
+        for (std::int64_t r = 0; r < nr; ++r)
             for (std::int64_t x = 0; x < d; ++x) qt[x * n + r] = q[r * P.q_stride() + x];
         std::fill(mx, mx + n, -std::numeric_limits<float>::infinity());
         std::fill(sum, sum + n, 0.0f);
@@ -293,8 +302,8 @@ private:
         float* p = dop + Br * dp;      // (Br, Bc) probabilities
         float* ds = p + Br * Bc;       // (Br, Bc) dP, then dS
         const float* k = a.k + P.kv_at(b, j0, kvh);
-        P.transpose_keys(kt, Bc, Bc, k, nj);
-        P.transpose_keys(vt, Bc, Bc, a.v + P.kv_at(b, j0, kvh), nj);
+        P.transpose_keys(kt, k, nj);
+        P.transpose_keys(vt, a.v + P.kv_at(b, j0, kvh), nj);
         const auto [kr, ldk] = P.rows(k, P.kv_stride(), nj, kp);
         std::fill(dk, dk + 2 * Bc * dp, 0.0f);
         const std::int64_t i_start = std::max<std::int64_t>(0, j0 - P.offset);  // first query that sees key j0

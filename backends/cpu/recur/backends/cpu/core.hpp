@@ -1,6 +1,5 @@
-// cpu kernels for tensors themselves (fill, strided copy/accumulate, add-into), and the helpers every
-// cpu kernel shares: OpenMP splitting above a work threshold, xsimd load/store loops, per-thread buffers.
-// Not here: op kernels (one file per family beside this one); no bf16/f16 arithmetic (copies only).
+// cpu fill, strided copy/accumulate and add-into, plus what every cpu kernel shares (OpenMP above a
+// work threshold, xsimd loops, per-thread buffers). Not here: op kernels; bf16/f16 are copied only.
 #pragma once
 
 #include <omp.h>
@@ -16,10 +15,12 @@
 #include <type_traits>
 #include <utility>
 
-// GCC 12 reports -Wmaybe-uninitialized inside its own AVX-512 intrinsic headers (GCC bug 105593)
-// wherever xsimd inlines them; the warnings belong to those headers, which xsimd first includes here.
+// GCC 12 reports (maybe-)uninitialized values inside its own AVX-512 intrinsic headers (GCC bug
+// 105593) wherever xsimd inlines them; the warnings point into those headers, which xsimd first
+// includes here, so consumers build clean without flags of their own.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include <xsimd/xsimd.hpp>

@@ -1,6 +1,5 @@
-// cpu element-wise kernels: broadcast add/mul, scale, column sums (sum_rows) and the total sum,
-// vectorised with xsimd and split across OpenMP threads above a size threshold.
-// Not here: activations (activation.hpp); sums are deterministic for a given thread count only.
+// cpu broadcast add/mul, scale, column sums and the total sum (sums in double), xsimd-vectorised and
+// threaded above a size threshold. Not here: activations (activation.hpp).
 #pragma once
 
 #include <algorithm>

@@ -1,6 +1,5 @@
-// cpu GEMM: kernels::gemm<cpu> through oneDNN's matmul primitive, created once per distinct call
-// shape (strides, transposes, broadcast, alpha, accumulate) and cached; one engine and stream.
-// Not here: the small in-register GEMMs inside fused kernels (attention.hpp) and non-f32 types.
+// cpu GEMM through oneDNN's matmul primitive, one cached primitive per call signature (strides,
+// transposes, broadcast, alpha, accumulate). Not here: attention's in-register tile GEMMs, non-f32.
 #pragma once
 
 #include <cstddef>
@@ -76,9 +75,6 @@ public:
                                     "recur::cpu gemm: executing the oneDNN matmul");
         }
     }
-
-    const dnnl::engine& engine() const { return engine_; }
-    const dnnl::stream& stream() const { return stream_; }
 
 private:
     dnnl_context() = default;

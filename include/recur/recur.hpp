@@ -27,3 +27,12 @@
 #include <recur/ops/rms_norm.hpp>
 #include <recur/ops/rope.hpp>
 #include <recur/ops/view.hpp>
+
+#include <recur/nn/attention.hpp>
+#include <recur/nn/blocks.hpp>
+#include <recur/nn/config.hpp>
+#include <recur/nn/layers.hpp>
+#include <recur/nn/llama.hpp>
+#include <recur/nn/module.hpp>
+
+#include <recur/recurrence/sampler.hpp>

@@ -10,18 +10,18 @@ using B = reference;
 
 TEST_CASE("no_grad records nothing and its results need no gradient", "[autograd]") {
     auto x = Tensor<B>::full({3}, 2.0).set_requires_grad();
-    tape::current().clear();
+    tape::of<B>().clear();
     {
         no_grad guard;
         auto y = mul(x, x);
         CHECK_FALSE(y.requires_grad());
-        CHECK(tape::current().size() == 0);
+        CHECK(tape::of<B>().size() == 0);
     }
     CHECK(is_grad_enabled());
     auto y = mul(x, x);
     CHECK(y.requires_grad());
-    CHECK(tape::current().size() == 1);
-    tape::current().clear();
+    CHECK(tape::of<B>().size() == 1);
+    tape::of<B>().clear();
 }
 
 TEST_CASE("leaf gradients accumulate with += across backward calls; zero_grad resets them", "[autograd]") {
@@ -84,11 +84,23 @@ TEST_CASE("saved activations are released as backward consumes the tape", "[auto
     // By the time the first op's backward runs, the eight later nodes and their inputs are gone:
     // what is left is the probe's output gradient, x's own buffers and a few scalars.
     CHECK(at_probe < before + 3 * 256 * 256 * sizeof(float));
-    CHECK(tape::current().size() == 0);
+    CHECK(tape::of<B>().size() == 0);
 }
 
 TEST_CASE("a leaf can be the loss itself and backward seeds it with one", "[autograd]") {
     auto x = Tensor<B>::full({1}, 4.0).set_requires_grad();
     backward(x);
     CHECK(x.grad().item() == 1.0);
+}
+
+TEST_CASE("graphs recorded on different backends do not interfere", "[autograd]") {
+    auto x = Tensor<reference>::full({2}, 3.0).set_requires_grad();
+    auto y = Tensor<reference64>::full({2}, 5.0).set_requires_grad();
+    auto lx = sum(mul(x, x));
+    auto ly = sum(mul(y, y));  // recorded between lx's forward and its backward
+    backward(lx);
+    CHECK(tape::of<reference64>().size() > 0);  // ly's graph is still there
+    backward(ly);
+    CHECK(x.grad().to_host<double>() == std::vector<double>{6, 6});
+    CHECK(y.grad().to_host<double>() == std::vector<double>{10, 10});
 }

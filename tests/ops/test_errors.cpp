@@ -84,6 +84,6 @@ TEST_CASE("backward needs a scalar root or a seed of its shape", "[errors]") {
     auto x = z({2, 2}).set_requires_grad();
     auto y = scale(x, 2.0);
     REQUIRE_THROWS_WITH(backward(y), Contains("seed") && Contains("(2, 2)"));
-    tape::current().clear();
+    tape::of<B>().clear();
     REQUIRE_THROWS_WITH(backward(z({1})), Contains("does not require gradients"));
 }

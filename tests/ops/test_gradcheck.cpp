@@ -58,7 +58,7 @@ void check_gradients(const test::op_case<B>& c, std::int64_t n) {
         // Vacuous if the loss ignored this input (legitimately so for attention over a single key).
         if (n > 1) CHECK(norm(numeric) > 0);
     }
-    CHECK(tape::current().size() == 0);
+    CHECK(tape::of<B>().size() == 0);
 }
 
 }  // namespace

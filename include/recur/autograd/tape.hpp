@@ -24,13 +24,15 @@ public:
     virtual std::string_view name() const = 0;
 };
 
-/// The per-thread tape, shared by every backend on the thread. backward() consumes all of it: nodes
-/// whose outputs reach the root run, the others are discarded. So finish one graph (backward) before
-/// recording another you still need, and call clear() after a forward with gradients on that is
-/// never backpropagated (or run it under no_grad).
+/// The tape of one backend on one thread (`tape::of<B>()`): graphs on different backends never mix.
+/// backward() consumes all of its backend's tape: nodes whose outputs reach the root run, the
+/// others are discarded. So finish one graph (backward) before recording another on the same
+/// backend, and call clear() after a forward with gradients on that is never backpropagated (or run
+/// it under no_grad).
 class tape {
 public:
-    static tape& current() {
+    template <class B>
+    static tape& of() {
         thread_local tape t;
         return t;
     }
@@ -153,7 +155,7 @@ void record(Op op, Tensor<B>& out, const In&... inputs) {
     using metas = std::array<std::shared_ptr<autograd_meta<B>>, sizeof...(In)>;
     metas in{inputs.meta()...};
     auto m = detail::output_meta(out);
-    tape::current().push(std::make_unique<detail::op_node<Op, B, metas>>(std::move(op), std::move(m), std::move(in)));
+    tape::of<B>().push(std::make_unique<detail::op_node<Op, B, metas>>(std::move(op), std::move(m), std::move(in)));
 }
 template <class Op, Backend B>
 void record(Op op, Tensor<B>& out, std::span<const Tensor<B>> inputs) {
@@ -162,7 +164,7 @@ void record(Op op, Tensor<B>& out, std::span<const Tensor<B>> inputs) {
     in.reserve(inputs.size());
     for (const auto& t : inputs) in.push_back(t.meta());
     auto m = detail::output_meta(out);
-    tape::current().push(std::make_unique<detail::op_node<Op, B, metas>>(std::move(op), std::move(m), std::move(in)));
+    tape::of<B>().push(std::make_unique<detail::op_node<Op, B, metas>>(std::move(op), std::move(m), std::move(in)));
 }
 
 /// Backpropagates from `root`: seeds d(root) with ones (or `seed`) and runs the whole tape.
@@ -178,7 +180,7 @@ void backward(const Tensor<B>& root, Tensor<B> seed = Tensor<B>()) {
     std::shared_ptr<autograd_meta<B>> m = root.meta();
     grad_sink<B> sink(std::span<const std::shared_ptr<autograd_meta<B>>>(&m, 1));
     sink.accumulate(0, std::move(seed));
-    tape::current().run();
+    tape::of<B>().run();
 }
 
 }  // namespace recur

@@ -1,0 +1,128 @@
+// LlamaModel and its modules: Hugging Face parameter names, whole-model finite-difference gradients
+// (Llama and sandwich blocks, q/k norm, biases, tied head), cpu against reference, config errors.
+// Not here: per-op checks (ops/) and the recurrent model (recurrence/).
+#include <catch2/catch.hpp>
+
+#include <recur/backends/cpu.hpp>
+#include <recur/backends/reference.hpp>
+
+#include "support/gradcheck.hpp"
+
+using namespace recur;
+using Catch::Contains;
+
+namespace {
+
+model_config tiny_config() {
+    model_config c;
+    c.vocab_size = 11;
+    c.d_model = 16;
+    c.n_heads = 2;
+    c.n_kv_heads = 1;
+    c.ffn_dim = 24;
+    c.n_layers = 2;
+    c.max_seq_len = 8;
+    c.init_std = 0.3;  // large enough that every layer is far from linear
+    return c;
+}
+
+template <class B>
+std::pair<Tensor<B>, Tensor<B>> tokens() {
+    const std::vector<std::int32_t> ids{1, 5, 2, 9, 3, 3, 7, 0, 10, 4}, targets{5, 2, 9, 3, -100, 7, 0, 10, 4, 6};
+    return {Tensor<B>::from_host(ids, {2, 5}), Tensor<B>::from_host(targets, {2, 5})};
+}
+
+template <class BlockT>
+void check_model_gradients(const model_config& c) {
+    using B = reference64;
+    LlamaModel<B, BlockT> m(c, 42);
+    const auto [ids, targets] = tokens<B>();
+    backward(m.loss(ids, targets));
+    const auto params = named_parameters<B>(m);
+    const auto results = test::finite_difference_check(params, [&] { return m.loss(ids, targets).item(); });
+    for (const auto& r : results) {
+        INFO(r.name << ": relative error " << r.relative_error);
+        CHECK(r.relative_error < 1e-6);
+        CHECK(r.numeric_norm > 0);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("LlamaModel names its parameters like Hugging Face", "[nn]") {
+    auto c = tiny_config();
+    c.qk_norm = true;
+    c.attention_bias = true;
+    LlamaModel<reference> m(c, 1);
+    const auto params = named_parameters<reference>(m);
+    std::vector<std::string> names;
+    for (const auto& p : params) names.push_back(p.name);
+    CHECK(names.front() == "model.embed_tokens.weight");
+    CHECK(names.back() == "lm_head.weight");
+    CHECK(std::count(names.begin(), names.end(), "model.layers.1.self_attn.q_proj.weight") == 1);
+    CHECK(std::count(names.begin(), names.end(), "model.layers.0.self_attn.k_proj.bias") == 1);
+    CHECK(std::count(names.begin(), names.end(), "model.layers.1.self_attn.q_norm.weight") == 1);
+    CHECK(std::count(names.begin(), names.end(), "model.layers.0.mlp.down_proj.weight") == 1);
+    CHECK(std::count(names.begin(), names.end(), "model.norm.weight") == 1);
+    // 11*16 embed + 2 layers * (2 norms 32 + q 16*16+16 + k,v 2*(8*16+8) + o 16*16 + qk norms 16+8 + mlp 3*24*16) + norm 16 + head 11*16
+    CHECK(parameter_count<reference>(m) == 176 + 2 * (32 + 272 + 272 + 256 + 24 + 1152) + 16 + 176);
+
+    c.tie_embeddings = true;
+    LlamaModel<reference> tied(c, 1);
+    CHECK(named_parameters<reference>(tied).back().name == "model.norm.weight");
+}
+
+TEST_CASE("a tiny LlamaModel's gradients match finite differences in double", "[nn][gradcheck]") {
+    check_model_gradients<LlamaBlock<reference64>>(tiny_config());
+}
+
+TEST_CASE("sandwich blocks, q/k norm, biases and a tied head pass the same check", "[nn][gradcheck]") {
+    auto c = tiny_config();
+    c.qk_norm = true;
+    c.attention_bias = true;
+    c.tie_embeddings = true;
+    c.rope.layout = rope_layout::interleaved;
+    check_model_gradients<SandwichBlock<reference64>>(c);
+}
+
+TEST_CASE("cpu and reference give the same LlamaModel loss and gradients", "[nn][cpu]") {
+    auto c = tiny_config();
+    c.init_std = 0.1;
+    LlamaModel<reference> ref(c, 3);
+    LlamaModel<cpu> fast(c, 3);  // same seed: identical initial weights
+    const auto [ir, tr] = tokens<reference>();
+    const auto [ic, tc] = tokens<cpu>();
+    const auto lr = ref.loss(ir, tr);
+    const auto lc = fast.loss(ic, tc);
+    CHECK(lc.item() == Approx(lr.item()).epsilon(1e-5));
+    backward(lr);
+    backward(lc);
+    const auto pr = named_parameters<reference>(ref);
+    const auto pc = named_parameters<cpu>(fast);
+    REQUIRE(pr.size() == pc.size());
+    for (std::size_t i = 0; i < pr.size(); ++i) {
+        const auto a = pr[i].tensor->grad().to_host<double>(), b = pc[i].tensor->grad().to_host<double>();
+        double d = 0, n = 0;
+        for (std::size_t e = 0; e < a.size(); ++e) {
+            d += (a[e] - b[e]) * (a[e] - b[e]);
+            n += a[e] * a[e];
+        }
+        INFO(pr[i].name);
+        CHECK(std::sqrt(d) <= 1e-4 * std::sqrt(n));
+    }
+}
+
+TEST_CASE("inconsistent model configs are rejected by name", "[nn][errors]") {
+    auto c = tiny_config();
+    c.n_kv_heads = 3;
+    CHECK_THROWS_WITH(LlamaModel<reference>(c, 1), Contains("n_kv_heads 3") && Contains("n_heads 2"));
+    c = tiny_config();
+    c.d_model = 15;
+    CHECK_THROWS_WITH(c.validate(), Contains("d_model 15") && Contains("n_heads 2"));
+    c = tiny_config();
+    c.vocab_size = 0;
+    CHECK_THROWS_WITH(c.validate(), Contains("vocab_size"));
+    LlamaModel<reference> m(tiny_config(), 1);
+    CHECK_THROWS_WITH(m.forward(Tensor<reference>::zeros({5}, dtype::i32)), Contains("(B, T)"));
+    CHECK_THROWS_WITH(m.forward(Tensor<reference>::zeros({1, 9}, dtype::i32)), Contains("positions [0, 9)"));
+}

@@ -35,4 +35,5 @@
 #include <recur/nn/llama.hpp>
 #include <recur/nn/module.hpp>
 
+#include <recur/recurrence/recurrent.hpp>
 #include <recur/recurrence/sampler.hpp>

@@ -161,6 +161,13 @@ public:
         return out;
     }
 
+    /// A contiguous copy with its own storage and no autograd history.
+    Tensor clone() const {
+        Tensor out = empty(shape_, type_);
+        copy_into(out, *this, false);
+        return out;
+    }
+
     /// Same data, no autograd history.
     Tensor detach() const {
         Tensor t = *this;

@@ -56,6 +56,7 @@ struct recurrence_trace {
 /// The depth-recurrent decoder of METHOD.md section 1, generic over the three stacks.
 template <Backend B, class Prelude = Stack<LlamaBlock<B>>, class Core = Stack<LlamaBlock<B>>,
           class Coda = Stack<LlamaBlock<B>>>
+    requires Block<Prelude, B> && Block<Core, B> && Block<Coda, B>
 struct Recurrent {
     model_config config;  // widths; n_layers is unused (the stacks say how deep each part is)
     recurrence_options options;

@@ -15,6 +15,12 @@ public:
     explicit error(const std::string& what) : std::runtime_error(what) {}
 };
 
+/// Bad input read from a file (checkpoints, tokenizers, token files): names the file and the problem.
+class io_error : public error {
+public:
+    explicit io_error(const std::string& what) : error(what) {}
+};
+
 /// Builds a message from any streamable parts: fail("recur::add: ", a, " vs ", b).
 template <class... Parts>
 [[noreturn]] void fail(Parts&&... parts) {

@@ -1,0 +1,116 @@
+// llama2.c checkpoints (Karpathy's format: a 7 x int32 header, then f32 weights in a fixed order)
+// loaded into a LlamaModel. Every size is checked against the file before anything is read.
+// Not here: the llama2.c tokenizer (next) or writing this format.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <recur/core/error.hpp>
+#include <recur/nn/llama.hpp>
+
+namespace recur {
+
+namespace detail {
+template <class... Parts>
+[[noreturn]] void io_fail(Parts&&... parts) {
+    std::ostringstream os;
+    (os << ... << std::forward<Parts>(parts));
+    throw io_error(os.str());
+}
+}  // namespace detail
+
+/// The model a llama2.c header describes: interleaved RoPE (theta 10000), RMSNorm eps 1e-5,
+/// head tied to the embedding when the stored vocab size is positive.
+inline model_config llama2c_config(const std::array<std::int32_t, 7>& h, const std::string& path) {
+    const auto [dim, hidden, layers, heads, kv_heads, vocab, seq] = h;
+    if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kv_heads <= 0 || vocab == 0 || seq <= 0)
+        detail::io_fail("recur::load_llama2c: '", path, "': invalid header (dim ", dim, ", hidden_dim ", hidden,
+                        ", n_layers ", layers, ", n_heads ", heads, ", n_kv_heads ", kv_heads, ", vocab_size ", vocab,
+                        ", seq_len ", seq, ")");
+    model_config c;
+    c.d_model = dim;
+    c.ffn_dim = hidden;
+    c.n_layers = layers;
+    c.n_heads = heads;
+    c.n_kv_heads = kv_heads;
+    c.vocab_size = vocab < 0 ? -static_cast<std::int64_t>(vocab) : vocab;
+    c.max_seq_len = seq;
+    c.norm_eps = 1e-5;
+    c.rope = {10000.0, rope_layout::interleaved, {}};
+    c.tie_embeddings = vocab > 0;
+    try {
+        c.validate();
+    } catch (const error& e) {
+        detail::io_fail("recur::load_llama2c: '", path, "': ", e.what());
+    }
+    return c;
+}
+
+/// Loads a llama2.c checkpoint (e.g. ../shared/data/stories260K.bin) into a LlamaModel.
+/// A truncated or oversized file, or an inconsistent header, throws recur::io_error naming the file.
+template <Backend B>
+LlamaModel<B> load_llama2c(const std::string& path) {
+    std::ifstream f(path, std::ios::binary | std::ios::ate);
+    if (!f) detail::io_fail("recur::load_llama2c: cannot open '", path, "'");
+    const auto file_bytes = static_cast<std::int64_t>(f.tellg());
+    f.seekg(0);
+    std::array<std::int32_t, 7> h{};
+    if (file_bytes < 28 || !f.read(reinterpret_cast<char*>(h.data()), 28))
+        detail::io_fail("recur::load_llama2c: '", path, "': file of ", file_bytes, " bytes is shorter than the 28-byte header");
+    const model_config c = llama2c_config(h, path);
+    const std::int64_t d = c.d_model, L = c.n_layers, hd = c.resolved_head_dim(), kv = c.n_kv_heads * hd, F = c.ffn_dim,
+                       V = c.vocab_size, S = c.max_seq_len;
+    // Tensors in file order: (name within a layer or model, per-layer shape, layered?)
+    struct entry {
+        const char* what;
+        Shape shape;
+        bool per_layer;
+    };
+    const std::vector<entry> order{{"token_embedding", {V, d}, false}, {"rms_att", {d}, true},
+                                   {"wq", {c.n_heads * hd, d}, true},  {"wk", {kv, d}, true},
+                                   {"wv", {kv, d}, true},              {"wo", {d, c.n_heads * hd}, true},
+                                   {"rms_ffn", {d}, true},             {"w1", {F, d}, true},
+                                   {"w2", {d, F}, true},               {"w3", {F, d}, true},
+                                   {"rms_final", {d}, false},          {"freq_cis", {S, hd}, false}};
+    std::int64_t floats = 0;
+    for (const auto& e : order) floats += e.shape.numel() * (e.per_layer ? L : 1);
+    if (!c.tie_embeddings) floats += V * d;
+    const std::int64_t expected = 28 + 4 * floats;
+    if (file_bytes != expected)
+        detail::io_fail("recur::load_llama2c: '", path, "': ", file_bytes, " bytes, but its header (dim ", d, ", ",
+                        L, " layers, vocab ", V, ") needs ", expected, " bytes");
+
+    LlamaModel<B> m(c, 0);
+    std::vector<float> buf;
+    auto read = [&](const char* what, const Shape& shape) {
+        buf.resize(static_cast<std::size_t>(shape.numel()));
+        if (!f.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(4 * buf.size())))
+            detail::io_fail("recur::load_llama2c: '", path, "': read of ", what, " failed");
+        return Tensor<B>::from_host(buf, shape).set_requires_grad();
+    };
+    auto per_layer = [&](const char* what, const Shape& shape, auto&& target) {
+        for (std::int64_t l = 0; l < L; ++l) target(m.layers.blocks[static_cast<std::size_t>(l)]) = read(what, shape);
+    };
+    m.embed_tokens.weight = read("token_embedding", {V, d});
+    per_layer("rms_att", {d}, [](auto& b) -> Tensor<B>& { return b.input_layernorm.weight; });
+    per_layer("wq", {c.n_heads * hd, d}, [](auto& b) -> Tensor<B>& { return b.self_attn.q_proj.weight; });
+    per_layer("wk", {kv, d}, [](auto& b) -> Tensor<B>& { return b.self_attn.k_proj.weight; });
+    per_layer("wv", {kv, d}, [](auto& b) -> Tensor<B>& { return b.self_attn.v_proj.weight; });
+    per_layer("wo", {d, c.n_heads * hd}, [](auto& b) -> Tensor<B>& { return b.self_attn.o_proj.weight; });
+    per_layer("rms_ffn", {d}, [](auto& b) -> Tensor<B>& { return b.post_attention_layernorm.weight; });
+    per_layer("w1", {F, d}, [](auto& b) -> Tensor<B>& { return b.mlp.gate_proj.weight; });
+    per_layer("w2", {d, F}, [](auto& b) -> Tensor<B>& { return b.mlp.down_proj.weight; });
+    per_layer("w3", {F, d}, [](auto& b) -> Tensor<B>& { return b.mlp.up_proj.weight; });
+    m.norm.weight = read("rms_final", {d});
+    if (!c.tie_embeddings) {
+        f.seekg(4 * S * hd, std::ios::cur);  // freq_cis_real and freq_cis_imag: recomputed from theta
+        m.lm_head.weight = read("classifier", {V, d});
+    }
+    return m;
+}
+
+}  // namespace recur

@@ -6,6 +6,7 @@
 #include <recur/backends/cpu.hpp>
 #include <recur/backends/reference.hpp>
 
+#include "support/compare.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace recur;
@@ -97,19 +98,7 @@ TEST_CASE("cpu and reference give the same LlamaModel loss and gradients", "[nn]
     CHECK(lc.item() == Approx(lr.item()).epsilon(1e-5));
     backward(lr);
     backward(lc);
-    const auto pr = named_parameters<reference>(ref);
-    const auto pc = named_parameters<cpu>(fast);
-    REQUIRE(pr.size() == pc.size());
-    for (std::size_t i = 0; i < pr.size(); ++i) {
-        const auto a = pr[i].tensor->grad().to_host<double>(), b = pc[i].tensor->grad().to_host<double>();
-        double d = 0, n = 0;
-        for (std::size_t e = 0; e < a.size(); ++e) {
-            d += (a[e] - b[e]) * (a[e] - b[e]);
-            n += a[e] * a[e];
-        }
-        INFO(pr[i].name);
-        CHECK(std::sqrt(d) <= 1e-4 * std::sqrt(n));
-    }
+    test::check_same_gradients<reference, cpu>(ref, fast, 1e-4);
 }
 
 TEST_CASE("inconsistent model configs are rejected by name", "[nn][errors]") {

@@ -3,26 +3,15 @@
 // Not here: gradient correctness itself (test_gradcheck.cpp proves the reference right).
 #include <catch2/catch.hpp>
 
-#include <cmath>
-
 #include <recur/backends/cpu.hpp>
 #include <recur/backends/reference.hpp>
 
 #include "ops/op_cases.hpp"
+#include "support/compare.hpp"
 
 using namespace recur;
 
 namespace {
-
-double rel_error(const std::vector<double>& a, const std::vector<double>& b) {
-    double d = 0, na = 0, nb = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        d += (a[i] - b[i]) * (a[i] - b[i]);
-        na += a[i] * a[i];
-        nb += b[i] * b[i];
-    }
-    return std::sqrt(d) / std::max({std::sqrt(na), std::sqrt(nb), 1e-30});
-}
 
 template <class B>
 struct run_result {
@@ -52,11 +41,11 @@ TEST_CASE("cpu backend matches the reference backend on every op", "[cpu]") {
             const auto want = run_on<reference>(c, 99);
             const auto got = run_on<cpu>(c, 99);
             REQUIRE(got.out.size() == want.out.size());
-            CHECK(rel_error(got.out, want.out) < 1e-4);
+            CHECK(test::relative_error(got.out, want.out) < 1e-4);
             for (std::size_t i = 0; i < want.grads.size(); ++i) {
                 INFO("gradient of input " << i);
                 REQUIRE(got.grads[i].size() == want.grads[i].size());
-                CHECK(rel_error(got.grads[i], want.grads[i]) < 1e-4);
+                CHECK(test::relative_error(got.grads[i], want.grads[i]) < 1e-4);
             }
         }
     }

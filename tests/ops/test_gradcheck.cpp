@@ -7,17 +7,12 @@
 #include <recur/backends/reference.hpp>
 
 #include "ops/op_cases.hpp"
+#include "support/compare.hpp"
 
 using namespace recur;
 using B = reference64;
 
 namespace {
-
-double norm(const std::vector<double>& v) {
-    double s = 0;
-    for (double x : v) s += x * x;
-    return std::sqrt(s);
-}
 
 /// loss = sum(out * r) for a fixed random r, so every output element's gradient matters.
 double weighted_loss(const test::op_case<B>& c, std::vector<Tensor<B>>& in, const Tensor<B>& r) {
@@ -49,14 +44,12 @@ void check_gradients(const test::op_case<B>& c, std::int64_t n) {
             p[e] = x0;
             numeric[e] = (up - down) / (2 * h);
         }
-        std::vector<double> diff(analytic.size());
-        for (std::size_t e = 0; e < diff.size(); ++e) diff[e] = analytic[e] - numeric[e];
-        const double scale = std::max({norm(analytic), norm(numeric), 1e-12});
-        const double rel = norm(diff) / scale;
-        INFO("relative error " << rel << " (|analytic| " << norm(analytic) << ")");
+        const double scale = std::max({test::norm(analytic), test::norm(numeric), 1e-12});
+        const double rel = test::distance(analytic, numeric) / scale;
+        INFO("relative error " << rel << " (|analytic| " << test::norm(analytic) << ")");
         CHECK(rel < 1e-6);
         // Vacuous if the loss ignored this input (legitimately so for attention over a single key).
-        if (n > 1) CHECK(norm(numeric) > 0);
+        if (n > 1) CHECK(test::norm(numeric) > 0);
     }
     CHECK(tape::of<B>().size() == 0);
 }

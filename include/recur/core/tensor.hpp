@@ -259,6 +259,20 @@ private:
     std::shared_ptr<autograd_meta<B>> meta_;
 };
 
+/// Calls f(std::span<const T>) over the elements of a contiguous tensor of dtype T: in place on host
+/// backends (no copy), through a host copy on device backends. For validating ids and targets.
+template <class T, Backend B, class F>
+decltype(auto) with_host_values(const Tensor<B>& x, F&& f) {
+    check(x.is_contiguous(), "recur::with_host_values: needs a contiguous tensor, got shape ", x.shape(), " strides ",
+          x.strides());
+    if constexpr (B::is_host) {
+        return f(std::span<const T>(x.template data<T>(), static_cast<std::size_t>(x.numel())));
+    } else {
+        const std::vector<T> host = x.template to_host<T>();
+        return f(std::span<const T>(host));
+    }
+}
+
 }  // namespace recur
 
 #include <recur/autograd/tape.hpp>  // tensors always come with autograd and views

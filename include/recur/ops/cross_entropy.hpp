@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include <recur/autograd/tape.hpp>
@@ -55,15 +56,16 @@ std::int64_t check_targets(const Tensor<B>& logits, const Tensor<B>& targets, st
     check(same, "recur::cross_entropy: targets ", targets.shape(), " do not match logits ", logits.shape(),
           " without its last (vocabulary) dim");
     const std::int64_t vocab = logits.size(-1);
-    const auto host = targets.template to_host<std::int32_t>();
-    std::int64_t counted = 0;
-    for (std::size_t i = 0; i < host.size(); ++i) {
-        if (host[i] == ignore_index) continue;
-        check(host[i] >= 0 && host[i] < vocab, "recur::cross_entropy: target ", host[i], " at position ", i,
-              " is outside the vocabulary of ", vocab, " (ignore index ", ignore_index, ")");
-        ++counted;
-    }
-    return counted;
+    return with_host_values<std::int32_t>(targets.contiguous_raw(), [&](std::span<const std::int32_t> host) {
+        std::int64_t counted = 0;
+        for (std::size_t i = 0; i < host.size(); ++i) {
+            if (host[i] == ignore_index) continue;
+            check(host[i] >= 0 && host[i] < vocab, "recur::cross_entropy: target ", host[i], " at position ", i,
+                  " is outside the vocabulary of ", vocab, " (ignore index ", ignore_index, ")");
+            ++counted;
+        }
+        return counted;
+    });
 }
 }  // namespace detail
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include <recur/autograd/tape.hpp>
@@ -42,10 +43,11 @@ Tensor<B> embedding(const Tensor<B>& ids, const Tensor<B>& table) {
     check(ids.dim() < max_dims, "recur::embedding: ids of shape ", ids.shape(), " leave no room for the channel dim");
     const Tensor<B> ic = ids.contiguous_raw(), tc = table.contiguous();
     const std::int64_t vocab = table.size(0);
-    const std::vector<std::int32_t> host_ids = ic.template to_host<std::int32_t>();
-    for (std::size_t i = 0; i < host_ids.size(); ++i)
-        check(host_ids[i] >= 0 && host_ids[i] < vocab, "recur::embedding: id ", host_ids[i], " at position ", i,
-              " is outside the table's ", vocab, " rows");
+    with_host_values<std::int32_t>(ic, [&](std::span<const std::int32_t> host_ids) {
+        for (std::size_t i = 0; i < host_ids.size(); ++i)
+            check(host_ids[i] >= 0 && host_ids[i] < vocab, "recur::embedding: id ", host_ids[i], " at position ", i,
+                  " is outside the table's ", vocab, " rows");
+    });
     std::vector<std::int64_t> dims(ids.shape().dims().begin(), ids.shape().dims().end());
     dims.push_back(table.size(1));
     Tensor<B> y = Tensor<B>::empty(Shape(std::span<const std::int64_t>(dims)));

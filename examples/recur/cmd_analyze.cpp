@@ -1,0 +1,11 @@
+// `recur analyze`: placeholder until it lands (issue 4).
+#include "commands.hpp"
+
+namespace recur_cli {
+
+command add_analyze(CLI::App& parent) {
+    auto* cmd = parent.add_subcommand("analyze", "not implemented yet");
+    return {cmd, [] { return 1; }};
+}
+
+}  // namespace recur_cli

@@ -1,0 +1,11 @@
+// `recur tokenize`: placeholder until it lands (issue 4).
+#include "commands.hpp"
+
+namespace recur_cli {
+
+command add_tokenize(CLI::App& parent) {
+    auto* cmd = parent.add_subcommand("tokenize", "not implemented yet");
+    return {cmd, [] { return 1; }};
+}
+
+}  // namespace recur_cli

@@ -29,6 +29,14 @@ template <class... Parts>
     throw error(os.str());
 }
 
+/// Like fail, but throws recur::io_error: io_fail("recur::load_x: '", path, "': tensor '", name, "' ...").
+template <class... Parts>
+[[noreturn]] void io_fail(Parts&&... parts) {
+    std::ostringstream os;
+    (os << ... << std::forward<Parts>(parts));
+    throw io_error(os.str());
+}
+
 /// Throws recur::error with the given parts unless `ok`.
 template <class... Parts>
 void check(bool ok, Parts&&... parts) {

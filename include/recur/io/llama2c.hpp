@@ -14,21 +14,12 @@
 
 namespace recur {
 
-namespace detail {
-template <class... Parts>
-[[noreturn]] void io_fail(Parts&&... parts) {
-    std::ostringstream os;
-    (os << ... << std::forward<Parts>(parts));
-    throw io_error(os.str());
-}
-}  // namespace detail
-
 /// The model a llama2.c header describes: interleaved RoPE (theta 10000), RMSNorm eps 1e-5,
 /// head tied to the embedding when the stored vocab size is positive.
 inline model_config llama2c_config(const std::array<std::int32_t, 7>& h, const std::string& path) {
     const auto [dim, hidden, layers, heads, kv_heads, vocab, seq] = h;
     if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kv_heads <= 0 || vocab == 0 || seq <= 0)
-        detail::io_fail("recur::load_llama2c: '", path, "': invalid header (dim ", dim, ", hidden_dim ", hidden,
+        io_fail("recur::load_llama2c: '", path, "': invalid header (dim ", dim, ", hidden_dim ", hidden,
                         ", n_layers ", layers, ", n_heads ", heads, ", n_kv_heads ", kv_heads, ", vocab_size ", vocab,
                         ", seq_len ", seq, ")");
     model_config c;
@@ -45,7 +36,7 @@ inline model_config llama2c_config(const std::array<std::int32_t, 7>& h, const s
     try {
         c.validate();
     } catch (const error& e) {
-        detail::io_fail("recur::load_llama2c: '", path, "': ", e.what());
+        io_fail("recur::load_llama2c: '", path, "': ", e.what());
     }
     return c;
 }
@@ -55,12 +46,12 @@ inline model_config llama2c_config(const std::array<std::int32_t, 7>& h, const s
 template <Backend B>
 LlamaModel<B> load_llama2c(const std::string& path) {
     std::ifstream f(path, std::ios::binary | std::ios::ate);
-    if (!f) detail::io_fail("recur::load_llama2c: cannot open '", path, "'");
+    if (!f) io_fail("recur::load_llama2c: cannot open '", path, "'");
     const auto file_bytes = static_cast<std::int64_t>(f.tellg());
     f.seekg(0);
     std::array<std::int32_t, 7> h{};
     if (file_bytes < 28 || !f.read(reinterpret_cast<char*>(h.data()), 28))
-        detail::io_fail("recur::load_llama2c: '", path, "': file of ", file_bytes, " bytes is shorter than the 28-byte header");
+        io_fail("recur::load_llama2c: '", path, "': file of ", file_bytes, " bytes is shorter than the 28-byte header");
     const model_config c = llama2c_config(h, path);
     const std::int64_t d = c.d_model, L = c.n_layers, hd = c.resolved_head_dim(), kv = c.n_kv_heads * hd, F = c.ffn_dim,
                        V = c.vocab_size, S = c.max_seq_len;
@@ -81,7 +72,7 @@ LlamaModel<B> load_llama2c(const std::string& path) {
     if (!c.tie_embeddings) floats += V * d;
     const std::int64_t expected = 28 + 4 * floats;
     if (file_bytes != expected)
-        detail::io_fail("recur::load_llama2c: '", path, "': ", file_bytes, " bytes, but its header (dim ", d, ", ",
+        io_fail("recur::load_llama2c: '", path, "': ", file_bytes, " bytes, but its header (dim ", d, ", ",
                         L, " layers, vocab ", V, ") needs ", expected, " bytes");
 
     LlamaModel<B> m(c, 0);
@@ -89,7 +80,7 @@ LlamaModel<B> load_llama2c(const std::string& path) {
     auto read = [&](const char* what, const Shape& shape) {
         buf.resize(static_cast<std::size_t>(shape.numel()));
         if (!f.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(4 * buf.size())))
-            detail::io_fail("recur::load_llama2c: '", path, "': read of ", what, " failed");
+            io_fail("recur::load_llama2c: '", path, "': read of ", what, " failed");
         return Tensor<B>::from_host(buf, shape).set_requires_grad();
     };
     auto per_layer = [&](const char* what, const Shape& shape, auto&& target) {

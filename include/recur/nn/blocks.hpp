@@ -98,6 +98,14 @@ struct Stack {
         }
     }
 
+    /// New blocks named by `indices` (a surgery part keeps its source layer numbers).
+    template <Backend B>
+    Stack(const std::vector<std::int64_t>& indices, const model_config& c,
+          const std::shared_ptr<const rope_table<B>>& rope_, rng& gen)
+        : index(indices) {
+        for (std::size_t i = 0; i < indices.size(); ++i) blocks.emplace_back(c, rope_, gen);
+    }
+
     template <class T>
     T forward(const T& x, std::int64_t pos0 = 0) const {
         T h = x;

@@ -43,6 +43,36 @@ struct recurrence_options {
     injection inject = injection::concat_adapter;
     adapter_init adapter = adapter_init::random;
     std::uint64_t seed = 0;  ///< seeds the state noise together with the step
+    std::int64_t mean_r = 4;          ///< default recurrence for evaluation and the training target r_bar
+    std::int64_t backprop_depth = 8;  ///< default s: iterations with gradient in training
+};
+
+/// Which source layers go to each part (indices into a LlamaModel's layers); layers not listed are dropped.
+struct surgery_spec {
+    std::vector<std::int64_t> prelude, core, coda;
+
+    /// Throws recur::error unless every index is in [0, source_layers), indices increase strictly
+    /// across prelude, core and coda (so none repeats), and the core is not empty.
+    /// A negative source_layers skips the upper bound (a fresh model has no source).
+    void validate(std::int64_t source_layers) const {
+        std::int64_t last = -1;
+        for (const auto* part : {&prelude, &core, &coda})
+            for (const auto i : *part) {
+                check(i >= 0 && (source_layers < 0 || i < source_layers), "recur::surgery_spec: layer ", i,
+                      " is outside the source's ", source_layers, " layers");
+                check(i > last, "recur::surgery_spec: layer indices must be increasing and unique across prelude, "
+                      "core and coda, got ", i, " after ", last);
+                last = i;
+            }
+        check(!core.empty(), "recur::surgery_spec: the recurrent core needs at least one layer");
+    }
+    /// Contiguous parts of p, c and q layers numbered from 0.
+    static surgery_spec contiguous(std::int64_t p, std::int64_t c, std::int64_t q) {
+        surgery_spec s;
+        for (std::int64_t i = 0; i < p + c + q; ++i) (i < p ? s.prelude : i < p + c ? s.core : s.coda).push_back(i);
+        return s;
+    }
+    bool operator==(const surgery_spec&) const = default;
 };
 
 /// Optional per-forward outputs.
@@ -73,18 +103,25 @@ struct Recurrent {
     /// Fresh random model with (p, c, q) layers in the three parts.
     Recurrent(const model_config& c, std::int64_t p, std::int64_t r_layers, std::int64_t q, const recurrence_options& o,
               std::uint64_t seed)
+        : Recurrent(c, surgery_spec::contiguous(p, r_layers, q), o, seed) {}
+    /// Fresh random model whose parts are named by the spec's layer indices (a loader then fills them).
+    Recurrent(const model_config& c, const surgery_spec& spec, const recurrence_options& o, std::uint64_t seed)
         : config(c), options(o) {
         c.validate();
+        spec.validate(-1);
         rng gen(seed);
         rope_cache = std::make_shared<const rope_table<B>>(c.rope, c.resolved_head_dim(), c.max_seq_len);
         embed_tokens = Embedding<B>(c.vocab_size, c.d_model, gen, c.init_std);
-        prelude = Prelude(p, 0, c, rope_cache, gen);
-        core = Core(r_layers, p, c, rope_cache, gen);
-        coda = Coda(q, p + r_layers, c, rope_cache, gen);
+        prelude = Prelude(spec.prelude, c, rope_cache, gen);
+        core = Core(spec.core, c, rope_cache, gen);
+        coda = Coda(spec.coda, c, rope_cache, gen);
         norm = RMSNorm<B>(c.d_model, c.norm_eps);
         lm_head = Linear<B>(c.d_model, c.vocab_size, false, gen, c.init_std);
         init_adapter(gen);
     }
+
+    /// The layer indices of the three parts (source numbering).
+    surgery_spec spec() const { return {prelude.index, core.index, coda.index}; }
 
     void init_adapter(rng& gen) {
         if (options.inject != injection::concat_adapter) {
@@ -174,27 +211,13 @@ private:
     }
 };
 
-/// Which source layers go to each part (indices into a LlamaModel's layers).
-struct surgery_spec {
-    std::vector<std::int64_t> prelude, core, coda;
-};
-
 /// Builds a Recurrent model from a LlamaModel's layers, copying weights (no sharing with the source);
 /// embedding and head untied (a tied source head is copied from the embedding).
 template <Backend B, class BlockT>
 Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>> retrofit(const LlamaModel<B, BlockT>& source,
                                                                   const surgery_spec& spec, const recurrence_options& o,
                                                                   std::uint64_t seed) {
-    const auto n = static_cast<std::int64_t>(source.layers.size());
-    std::int64_t last = -1;
-    for (const auto* part : {&spec.prelude, &spec.core, &spec.coda})
-        for (const auto i : *part) {
-            check(i >= 0 && i < n, "recur::retrofit: layer ", i, " is outside the source's ", n, " layers");
-            check(i > last, "recur::retrofit: layer indices must be increasing and unique across parts, got ", i,
-                  " after ", last);
-            last = i;
-        }
-    check(!spec.core.empty(), "recur::retrofit: the recurrent core needs at least one layer");
+    spec.validate(static_cast<std::int64_t>(source.layers.size()));
     Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>> m;
     m.config = source.config;
     m.options = o;

@@ -101,8 +101,9 @@ layer_report additive_report(const std::vector<double>& angular) {
     r.distance.assign(n, std::vector<double>(n));
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = i + 1; j < n; ++j)
-            r.distance[i][j] = r.distance[j][i] = std::accumulate(angular.begin() + static_cast<std::ptrdiff_t>(i),
-                                                                  angular.begin() + static_cast<std::ptrdiff_t>(j), 0.0);
+            r.distance[i][j] = r.distance[j][i] =
+                std::accumulate(angular.begin() + static_cast<std::ptrdiff_t>(i),
+                                angular.begin() + static_cast<std::ptrdiff_t>(j), 0.0);
     for (std::size_t l = 0; l < angular.size(); ++l)
         r.layers.push_back({static_cast<std::int64_t>(l), angular[l], angular[l], angular[l]});
     r.tokens = r.seq_len = 8;
@@ -168,7 +169,7 @@ TEST_CASE("a layer made an exact identity has BI 0 and angular distance 0, and s
     CHECK(r.layers[3].angular_distance == 0.0);
     CHECK(r.layers[3].relative_change == 0.0);
     CHECK(r.distance[3][4] == 0.0);
-    for (const std::size_t l : std::initializer_list<std::size_t>{0, 1, 2, 4, 5}) CHECK(r.layers[l].block_influence > 1e-3);
+    for (const std::size_t l : {0u, 1u, 2u, 4u, 5u}) CHECK(r.layers[l].block_influence > 1e-3);
     // One layer dropped (keep 5 of 6) with a one-layer core: prelude 1..3 layers are allowed.
     check_split(suggest_split(r, 1, {.keep = 5}), {0, 1, 2}, {4}, {5});
 }
@@ -262,6 +263,9 @@ TEST_CASE("suggest_split rejects bad sizes and malformed reports", "[recurrence]
     bad.distance[4].pop_back();
     CHECK_THROWS_WITH(suggest_split(bad, 2), Contains("a distance row has 8 entries, expected 9"));
     CHECK_THROWS_WITH(suggest_split(layer_report{}, 1), Contains("no layers"));
+    std::ostringstream os;
+    CHECK_THROWS_WITH(print_table(os, bad, surgery_spec{{0}, {1}, {2}}), Contains("recur::print_table: a distance row"));
+    CHECK_THROWS_WITH(to_json(bad, surgery_spec{{0}, {1}, {2}}), Contains("recur::to_json: a distance row"));
 }
 
 TEST_CASE("analyze_layers rejects bad windows and ids", "[recurrence][analysis][errors]") {
@@ -275,7 +279,8 @@ TEST_CASE("analyze_layers rejects bad windows and ids", "[recurrence][analysis][
                       Contains("one window needs seq_len 8 ids, got 7"));
     auto bad = ids;
     bad[9] = 13;
-    CHECK_THROWS_WITH(analyze_layers(m, bad, {.seq_len = 5}), Contains("id 13 at position 9 is outside the vocabulary [0, 13)"));
+    CHECK_THROWS_WITH(analyze_layers(m, bad, {.seq_len = 5}),
+                      Contains("id 13 at position 9 is outside the vocabulary [0, 13)"));
     bad[9] = -1;
     CHECK_THROWS_WITH(analyze_layers(m, bad, {.seq_len = 5}), Contains("id -1 at position 9"));
     bad[9] = 1;
@@ -319,6 +324,6 @@ TEST_CASE("to_json and print_table show every layer and the split", "[recurrence
     CHECK_THAT(lines[1 + 5], Contains("0.0100") && Contains("dropped"));
     CHECK(lines[1 + 5].size() == lines[1 + 4].size());  // fixed-width columns, equal bars
     CHECK_THAT(lines[23], Contains("8 tokens: 1 window of 8"));
-    CHECK(lines[24] == "split: prelude 0-3, core 10-17, coda 18-21, dropped 4-9");
+    CHECK(lines[24] == "split: prelude 0-3, core 10-17, coda 18-21, dropped 4-9; seam distance d(h_4, h_10) = 0.0600");
     CHECK_THAT(plain.str(), !Contains("prelude") && !Contains("split"));
 }

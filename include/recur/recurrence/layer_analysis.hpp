@@ -1,8 +1,6 @@
-// Layer analysis for choosing a surgery split (METHOD.md section 2): per-layer Block Influence, angular
-// distance and relative change of a LlamaModel's hidden states on calibration tokens, the angular
-// distance between every pair of hidden states, and a split suggested from them, as a table or JSON.
-// Not here: the surgery itself (recurrent.hpp: retrofit), reading checkpoints or token files (io/).
-// Needs nlohmann-json (link recur::io).
+// Layer analysis for choosing a surgery split (METHOD.md section 2): per-layer BI, angular distance and relative
+// change of a LlamaModel's hidden states on calibration windows, pairwise distances, suggest_split, JSON and a table.
+// Not here: the surgery (retrofit), checkpoint or token-file reading (io/). to_json needs nlohmann-json (recur::io).
 #pragma once
 
 #include <algorithm>
@@ -59,13 +57,13 @@ namespace detail {
 
 /// cos(a, b) from a.b, |a|^2 and |b|^2, clamped to [-1, 1]. A zero vector has cosine 1 with another
 /// zero vector and 0 with any other vector.
-inline double cosine(double dot, double norm2_a, double norm2_b) {
+inline double clamped_cosine(double dot, double norm2_a, double norm2_b) {
     if (norm2_a == 0 || norm2_b == 0) return norm2_a == norm2_b ? 1.0 : 0.0;
     return std::clamp(dot / std::sqrt(norm2_a * norm2_b), -1.0, 1.0);
 }
 
 template <class S>
-double dot(const S* a, const S* b, std::int64_t n) {
+double host_dot(const S* a, const S* b, std::int64_t n) {
     double s = 0;
     for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * static_cast<double>(b[i]);
     return s;
@@ -86,10 +84,10 @@ struct layer_sums {
         std::vector<double> norm2(n);
         for (std::int64_t t = 0; t < T; ++t) {
             auto row = [&](std::size_t i) { return h[i].data() + t * C; };
-            for (std::size_t i = 0; i < n; ++i) norm2[i] = dot(row(i), row(i), C);
+            for (std::size_t i = 0; i < n; ++i) norm2[i] = host_dot(row(i), row(i), C);
             for (std::size_t i = 0; i < n; ++i)
                 for (std::size_t j = i + 1; j < n; ++j) {
-                    const double c = cosine(dot(row(i), row(j), C), norm2[i], norm2[j]);
+                    const double c = clamped_cosine(host_dot(row(i), row(j), C), norm2[i], norm2[j]);
                     angle[i][j] += std::acos(c) / std::numbers::pi;
                     if (j == i + 1) cos_next[i] += c;
                 }
@@ -106,14 +104,14 @@ struct layer_sums {
     }
 };
 
-/// "0-3", "2, 5-7", or "none" for increasing layer indices.
+/// "0-3", "2,5-7" (the form layer-list options parse), or "none" for increasing layer indices.
 inline std::string layer_ranges(const std::vector<std::int64_t>& idx) {
     if (idx.empty()) return "none";
     std::ostringstream os;
     for (std::size_t i = 0; i < idx.size();) {
         std::size_t j = i;
         while (j + 1 < idx.size() && idx[j + 1] == idx[j] + 1) ++j;
-        os << (i > 0 ? ", " : "") << idx[i];
+        os << (i > 0 ? "," : "") << idx[i];
         if (j > i) os << "-" << idx[j];
         i = j + 1;
     }
@@ -129,6 +127,23 @@ inline std::vector<std::int64_t> dropped_layers(const surgery_spec& s, std::int6
     for (std::int64_t i = 0; i < L; ++i)
         if (!kept[static_cast<std::size_t>(i)]) out.push_back(i);
     return out;
+}
+
+/// Throws recur::error unless the report has layers and a (layers + 1)-square distance table.
+inline void check_report(const layer_report& r, const char* who) {
+    const auto n = r.layers.size() + 1;
+    check(n > 1, who, ": the report has no layers");
+    check(r.distance.size() == n, who, ": the report's distance has ", r.distance.size(), " rows, expected ", n,
+          " (layers + 1)");
+    for (const auto& row : r.distance)
+        check(row.size() == n, who, ": a distance row has ", row.size(), " entries, expected ", n);
+}
+
+/// The hidden states on either side of the split's seam: the prelude's output h_p (h_0 when the
+/// prelude is empty) and h_c, the input layer c = core.front() had in the source model.
+inline std::pair<std::size_t, std::size_t> seam(const surgery_spec& s) {
+    return {static_cast<std::size_t>(s.prelude.empty() ? 0 : s.prelude.back() + 1),
+            static_cast<std::size_t>(s.core.front())};
 }
 
 }  // namespace detail
@@ -224,13 +239,8 @@ struct split_options {
 /// Throws recur::error when the report is malformed, core_size is outside [1, L], a size is below
 /// -1, keep disagrees with given sizes or lies outside [core_size, L], or no split fits.
 inline surgery_spec suggest_split(const layer_report& r, std::int64_t core_size, const split_options& o = {}) {
+    detail::check_report(r, "recur::suggest_split");
     const auto L = static_cast<std::int64_t>(r.layers.size());
-    check(L >= 1, "recur::suggest_split: the report has no layers");
-    check(static_cast<std::int64_t>(r.distance.size()) == L + 1, "recur::suggest_split: the report's distance has ",
-          r.distance.size(), " rows, expected ", L + 1, " (layers + 1)");
-    for (const auto& row : r.distance)
-        check(static_cast<std::int64_t>(row.size()) == L + 1, "recur::suggest_split: a distance row has ", row.size(),
-              " entries, expected ", L + 1);
     check(core_size >= 1 && core_size <= L, "recur::suggest_split: core_size ", core_size, " must be in [1, ", L,
           "] (the model's layers)");
     check(o.prelude >= -1 && o.coda >= -1 && o.keep >= -1, "recur::suggest_split: prelude ", o.prelude, ", coda ",
@@ -290,18 +300,18 @@ inline nlohmann::json to_json(const layer_report& r) {
 }
 
 /// to_json(r) plus "split": {"prelude", "core", "coda", "dropped" (layer lists), "seam_distance"
-/// (distance between the prelude's output and the core's source input, 0 when nothing is dropped)}.
+/// (distance[p][c] between the prelude's output h_p and the core's source input h_c; 0 when p = c)}.
 inline nlohmann::json to_json(const layer_report& r, const surgery_spec& split) {
+    detail::check_report(r, "recur::to_json");
     const auto L = static_cast<std::int64_t>(r.layers.size());
     split.validate(L);
-    const auto p = static_cast<std::size_t>(split.prelude.empty() ? 0 : split.prelude.back() + 1);
-    const auto c = static_cast<std::size_t>(split.core.front());
+    const auto [p, c] = detail::seam(split);
     nlohmann::json j = to_json(r);
     j["split"] = {{"prelude", split.prelude},
                   {"core", split.core},
                   {"coda", split.coda},
                   {"dropped", detail::dropped_layers(split, L)},
-                  {"seam_distance", r.distance.at(p).at(c)}};
+                  {"seam_distance", r.distance[p][c]}};
     return j;
 }
 
@@ -313,6 +323,7 @@ inline void print_table(std::ostream& out, const layer_report& r, const surgery_
     const bool parts = !(split.prelude.empty() && split.core.empty() && split.coda.empty());
     std::vector<std::string> part(static_cast<std::size_t>(L), "dropped");
     if (parts) {
+        detail::check_report(r, "recur::print_table");
         split.validate(L);
         for (const auto i : split.prelude) part[static_cast<std::size_t>(i)] = "prelude";
         for (const auto i : split.core) part[static_cast<std::size_t>(i)] = "core";
@@ -324,19 +335,23 @@ inline void print_table(std::ostream& out, const layer_report& r, const surgery_
     os << std::setw(5) << "layer" << std::setw(10) << "BI" << std::setw(10) << "angular" << std::setw(12)
        << "rel.change" << (parts ? "  part   " : "") << "  BI (bar: largest = " << bar_width << ")\n";
     os << std::fixed << std::setprecision(4);
-    for (const auto& s : r.layers) {
+    for (std::size_t l = 0; l < r.layers.size(); ++l) {
+        const auto& s = r.layers[l];
         const int bar = max_bi > 0 ? static_cast<int>(std::lround(bar_width * s.block_influence / max_bi)) : 0;
         os << std::setw(5) << s.layer << std::setw(10) << s.block_influence << std::setw(10) << s.angular_distance
            << std::setw(12) << s.relative_change;
-        if (parts) os << "  " << std::left << std::setw(7) << part[static_cast<std::size_t>(s.layer)] << std::right;
+        if (parts) os << "  " << std::left << std::setw(7) << part[l] << std::right;
         os << "  " << std::string(static_cast<std::size_t>(std::max(bar, 0)), '#') << "\n";
     }
     os << r.tokens << " tokens: " << r.windows << (r.windows == 1 ? " window" : " windows") << " of " << r.seq_len
        << "\n";
-    if (parts)
+    if (parts) {
+        const auto [p, c] = detail::seam(split);
         os << "split: prelude " << detail::layer_ranges(split.prelude) << ", core " << detail::layer_ranges(split.core)
            << ", coda " << detail::layer_ranges(split.coda) << ", dropped "
-           << detail::layer_ranges(detail::dropped_layers(split, L)) << "\n";
+           << detail::layer_ranges(detail::dropped_layers(split, L)) << "; seam distance d(h_" << p << ", h_" << c
+           << ") = " << r.distance[p][c] << "\n";
+    }
     out << os.str();
 }
 

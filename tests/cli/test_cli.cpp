@@ -1,0 +1,129 @@
+// The `recur` command line end to end: eval reproduces the stories260K reference loss, convert ->
+// eval keeps it (pass-through surgery, HF export), tokenize matches the library, bad arguments fail
+// with exit code 2 and a message. Not here: the library functions themselves (tests/io, tests/recurrence).
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include <recur/io/token_file.hpp>
+#include <recur/io/tokenizer.hpp>
+
+#include "support/scratch_dir.hpp"
+
+using Catch::Contains;
+
+namespace {
+const std::string data_dir = RECUR_SHARED_DATA;
+const std::string cli = RECUR_CLI;
+
+struct run_result {
+    int code = -1;
+    std::string output;  // stdout and stderr together
+};
+
+run_result run(const std::string& args) {
+    run_result r;
+    FILE* p = ::popen((cli + " " + args + " 2>&1").c_str(), "r");
+    REQUIRE(p != nullptr);
+    std::array<char, 4096> buf{};
+    while (const auto n = std::fread(buf.data(), 1, buf.size(), p)) r.output.append(buf.data(), n);
+    const int status = ::pclose(p);
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return r;
+}
+
+nlohmann::json reference() {
+    std::ifstream f(data_dir + "/stories260K_reference.json");
+    REQUIRE(f.good());
+    return nlohmann::json::parse(f);
+}
+
+/// The last line of the output, parsed as JSON.
+nlohmann::json last_json_line(const std::string& out) {
+    auto end = out.find_last_not_of('\n');
+    const auto start = out.rfind('\n', end);
+    return nlohmann::json::parse(out.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start + 1)));
+}
+}  // namespace
+
+TEST_CASE("recur eval, convert and eval again reproduce the stories260K reference loss", "[cli][data]") {
+    const recur::test::scratch_dir dir("recur_test_cli_eval");
+    const auto ids = reference()["loss_ids"].get<std::vector<std::int32_t>>();
+    const std::string tokens = dir / "loss_ids.bin";
+    recur::write_token_file(tokens, ids);
+    const double want = reference()["loss_mean_nats"].get<double>();
+    const std::string model = data_dir + "/stories260K.bin";
+
+    auto r = run("eval --model " + model + " --data " + tokens + " --json");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto j = last_json_line(r.output);
+    CHECK(j["tokens"] == 255);
+    CHECK(j["r"] == nlohmann::json::array({1}));
+    CHECK(j["loss"][0].get<double>() == Approx(want).margin(2e-3));
+
+    SECTION("through a recur model directory: all five layers, pass-through adapter, any r") {
+        r = run("convert --from " + model + " --out " + (dir / "rec") + " --prelude 0,1 --core 2-3 --coda 4");
+        INFO(r.output);
+        REQUIRE(r.code == 0);
+        r = run("eval --model " + (dir / "rec") + " --data " + tokens + " --r 1,3 --json");
+        INFO(r.output);
+        REQUIRE(r.code == 0);
+        j = last_json_line(r.output);
+        CHECK(j["r"] == nlohmann::json::array({1, 3}));
+        for (const auto& loss : j["loss"]) CHECK(loss.get<double>() == Approx(want).margin(2e-3));
+    }
+    SECTION("through a Hugging Face export") {
+        r = run("convert --from " + model + " --out " + (dir / "hf") + " --dtype f32");
+        INFO(r.output);
+        REQUIRE(r.code == 0);
+        r = run("eval --model " + (dir / "hf") + " --data " + tokens + " --json");
+        INFO(r.output);
+        REQUIRE(r.code == 0);
+        CHECK(last_json_line(r.output)["loss"][0].get<double>() == Approx(want).margin(2e-3));
+    }
+}
+
+TEST_CASE("recur tokenize writes what the library encodes", "[cli][data]") {
+    const recur::test::scratch_dir dir("recur_test_cli_tokenize");
+    const auto text = reference()["encode_text"].get<std::string>();
+    const std::string in = dir.write("story.txt", text);
+    const auto r = run("tokenize --tokenizer " + data_dir + "/tok512.bin --in " + in + " --out " + (dir / "t.bin"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(recur::read_token_file(dir / "t.bin", 512) == reference()["encode_ids"].get<std::vector<std::int32_t>>());
+}
+
+TEST_CASE("bad command lines fail with exit code 2 and say what was wrong", "[cli][errors]") {
+    const recur::test::scratch_dir dir("recur_test_cli_errors");
+    const std::string model = data_dir + "/stories260K.bin";
+    const std::string tokens = dir / "ids.bin";
+    recur::write_token_file(tokens, std::vector<std::int32_t>{1, 2, 600, 4});
+    struct bad {
+        std::string args, says;
+    };
+    const std::vector<bad> cases{
+        {"eval --model " + (dir / "missing.bin") + " --data " + tokens, "does not exist"},
+        {"eval --model " + model + " --data " + tokens, "600"},
+        {"eval --model " + model + " --data " + (dir / "none.bin"), "none.bin"},
+        {"convert --from " + model + " --out " + (dir / "o") + " --core 2,9", "layer 9"},
+        {"convert --from " + model + " --out " + (dir / "o") + " --prelude 2 --core 1", "increasing"},
+        {"convert --from " + model + " --out " + (dir / "o") + " --core x", "'x'"},
+        {"convert --from " + model + " --out " + (dir / "o") + " --prelude 0", "--core"},
+    };
+    for (const auto& c : cases) {
+        const auto r = run(c.args);
+        INFO(c.args << "\n" << r.output);
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Contains(c.says) && Contains("error"));
+    }
+    const auto usage = run("eval --model " + model);
+    CHECK(usage.code != 0);
+    CHECK_THAT(usage.output, Contains("--data"));
+}

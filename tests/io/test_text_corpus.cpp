@@ -10,8 +10,11 @@
 
 #include <recur/io/text_corpus.hpp>
 
+#include "support/scratch_dir.hpp"
+
 using namespace recur;
 using Catch::Contains;
+using recur::test::scratch_dir;
 
 namespace {
 const std::string data_dir = RECUR_SHARED_DATA;
@@ -22,16 +25,6 @@ std::vector<std::string> documents(const std::string& path, corpus_format format
     return docs;
 }
 
-struct scratch_dir {
-    std::filesystem::path path = std::filesystem::temp_directory_path() / "recur_text_corpus_test";
-    scratch_dir() { std::filesystem::create_directories(path); }
-    ~scratch_dir() { std::filesystem::remove_all(path); }
-    std::string write(const std::string& name, const std::string& text) const {
-        const auto p = (path / name).string();
-        std::ofstream(p, std::ios::binary) << text;
-        return p;
-    }
-};
 }  // namespace
 
 TEST_CASE("TinyStories train head splits at <|endoftext|> lines", "[io][data]") {
@@ -66,7 +59,7 @@ TEST_CASE("GSM8K JSONL documents are question, newline, answer", "[io][data]") {
 
 TEST_CASE("tokenize_corpus puts BOS before every document, EOS after on request", "[io][data]") {
     const auto t = load_llama2c_tokenizer(data_dir + "/tok512.bin");
-    const scratch_dir dir;
+    const scratch_dir dir("recur_text_corpus_tokenize");
     const auto path = dir.write(
         "three.txt", "First story.\n<|endoftext|>\n\n  Second\n\nstory.  \n<|endoftext|>\n<|endoftext|>\nThird");
     const auto c = tokenize_corpus(t, path);
@@ -90,7 +83,7 @@ TEST_CASE("tokenize_corpus puts BOS before every document, EOS after on request"
 }
 
 TEST_CASE("text without a marker splits at blank lines, and an explicit format overrides the file name", "[io]") {
-    const scratch_dir dir;
+    const scratch_dir dir("recur_text_corpus_paragraphs");
     CHECK(documents(dir.write("para.txt", "\n\nOne\ntwo\n\n \t\nThree\n")) ==
           std::vector<std::string>{"One\ntwo", "Three"});
     CHECK(documents(dir.write("empty.txt", "")).empty());
@@ -103,7 +96,7 @@ TEST_CASE("text without a marker splits at blank lines, and an explicit format o
 }
 
 TEST_CASE("malformed JSONL lines throw io_error naming the file and the line", "[io][errors]") {
-    const scratch_dir dir;
+    const scratch_dir dir("recur_text_corpus_jsonl");
     const std::string ok = "{\"text\": \"fine\"}\n";
     struct bad_file {
         std::string name, text, problem;

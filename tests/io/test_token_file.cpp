@@ -8,26 +8,17 @@
 
 #include <recur/io/token_file.hpp>
 
+#include "support/scratch_dir.hpp"
+
 using namespace recur;
 using Catch::Contains;
+using recur::test::scratch_dir;
 
 namespace {
-
-struct scratch_dir {
-    std::filesystem::path path = std::filesystem::temp_directory_path() / "recur_token_file_test";
-    scratch_dir() { std::filesystem::create_directories(path); }
-    ~scratch_dir() { std::filesystem::remove_all(path); }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 std::string read_bytes(const std::string& path) {
     std::ifstream f(path, std::ios::binary);
     return {(std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-    std::ofstream o(path, std::ios::binary);
-    o.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 std::int32_t header_field(const std::string& bytes, int i) {
@@ -44,7 +35,7 @@ std::string with_header_field(std::string bytes, int i, std::int32_t v) {
 }  // namespace
 
 TEST_CASE("version 1 round trip: uint16 ids after llm.c's 1024-byte header", "[io]") {
-    const scratch_dir dir;
+    const scratch_dir dir("recur_token_file_v1");
     const std::vector<std::int32_t> ids{1, 403, 407, 0, 65535, 2, 511};
     const auto info = write_token_file(dir / "v1.bin", ids);
     CHECK(info.version == 1);
@@ -63,11 +54,11 @@ TEST_CASE("version 1 round trip: uint16 ids after llm.c's 1024-byte header", "[i
     const auto back = read_token_file_info(dir / "v1.bin");
     CHECK(back.version == 1);
     CHECK(back.count == 7);
-    CHECK(std::distance(std::filesystem::directory_iterator(dir.path), {}) == 1);  // no temporary left behind
+    CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), {}) == 1);  // no temporary left behind
 }
 
 TEST_CASE("version 2 round trip: uint32 ids, chosen automatically above 65535", "[io]") {
-    const scratch_dir dir;
+    const scratch_dir dir("recur_token_file_v2");
     const std::vector<std::int32_t> big{1, 65536, 151935, 2147483647, 0};
     CHECK(write_token_file(dir / "auto.bin", big).version == 2);
     CHECK(read_token_file_info(dir / "auto.bin").count == 5);
@@ -82,7 +73,7 @@ TEST_CASE("version 2 round trip: uint32 ids, chosen automatically above 65535", 
 }
 
 TEST_CASE("ids that do not fit are refused before anything is written", "[io][errors]") {
-    const scratch_dir dir;
+    const scratch_dir dir("recur_token_file_refused");
     write_token_file(dir / "keep.bin", std::vector<std::int32_t>{4, 5});
     CHECK_THROWS_WITH(write_token_file(dir / "keep.bin", std::vector<std::int32_t>{1, 70000}, 1),
                       Contains("keep.bin") && Contains("id 70000") && Contains("version 2"));
@@ -93,7 +84,7 @@ TEST_CASE("ids that do not fit are refused before anything is written", "[io][er
 }
 
 TEST_CASE("malformed token files throw io_error naming the file", "[io][errors]") {
-    const scratch_dir dir;
+    const scratch_dir dir("recur_token_file_malformed");
     write_token_file(dir / "good1.bin", std::vector<std::int32_t>{1, 300, 511, 7});
     write_token_file(dir / "good2.bin", std::vector<std::int32_t>{1, 300, 511, 7}, 2);
     const std::string v1 = read_bytes(dir / "good1.bin"), v2 = read_bytes(dir / "good2.bin");
@@ -121,8 +112,7 @@ TEST_CASE("malformed token files throw io_error naming the file", "[io][errors]"
     };
     for (const auto& bad : table) {
         INFO(bad.name);
-        const auto path = dir / bad.name;
-        write_bytes(path, bad.bytes);
+        const auto path = dir.write(bad.name, bad.bytes);
         REQUIRE_THROWS_AS(read_token_file(path, bad.vocab_size), io_error);
         REQUIRE_THROWS_WITH(read_token_file(path, bad.vocab_size), Contains(path) && Contains(bad.problem));
     }

@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -13,8 +12,11 @@
 
 #include <recur/io/tokenizer.hpp>
 
+#include "support/scratch_dir.hpp"
+
 using namespace recur;
 using Catch::Contains;
+using recur::test::scratch_dir;
 using namespace std::string_literals;
 
 namespace {
@@ -209,8 +211,7 @@ TEST_CASE("ids out of range throw recur::error naming the id and the vocab size"
 }
 
 TEST_CASE("malformed tokenizer files throw io_error naming the file and the token", "[io][errors]") {
-    const auto dir = std::filesystem::temp_directory_path() / "recur_tokenizer_test";
-    std::filesystem::create_directories(dir);
+    const scratch_dir dir("recur_tokenizer_malformed");
     const std::string good = read_bytes(data_dir + "/tok512.bin");
     std::vector<std::size_t> record;  // byte offset of each token's record
     for (std::size_t pos = 4; pos < good.size();) {
@@ -257,16 +258,11 @@ TEST_CASE("malformed tokenizer files throw io_error naming the file and the toke
     };
     for (const auto& bad : table) {
         INFO(bad.name);
-        const auto path = (dir / bad.name).string();
-        {
-            std::ofstream o(path, std::ios::binary);
-            o.write(bad.bytes.data(), static_cast<std::streamsize>(bad.bytes.size()));
-        }
+        const auto path = dir.write(bad.name, bad.bytes);
         REQUIRE_THROWS_AS(load_llama2c_tokenizer(path, bad.expected_vocab), io_error);
         REQUIRE_THROWS_WITH(load_llama2c_tokenizer(path, bad.expected_vocab), Contains(path) && Contains(bad.problem));
     }
-    REQUIRE_THROWS_WITH(load_llama2c_tokenizer((dir / "missing.bin").string()),
+    REQUIRE_THROWS_WITH(load_llama2c_tokenizer(dir / "missing.bin"),
                         Contains("cannot open") && Contains("missing.bin"));
     CHECK(load_llama2c_tokenizer(data_dir + "/tok512.bin").vocab_size() == 512);
-    std::filesystem::remove_all(dir);
 }

@@ -100,11 +100,29 @@ TEST_CASE("recur tokenize writes what the library encodes", "[cli][data]") {
     CHECK(recur::read_token_file(dir / "t.bin", 512) == reference()["encode_ids"].get<std::vector<std::int32_t>>());
 }
 
+TEST_CASE("recur analyze prints the layer table and writes the split as JSON", "[cli][data]") {
+    const recur::test::scratch_dir dir("recur_test_cli_analyze");
+    const std::string tokens = dir / "ids.bin";
+    recur::write_token_file(tokens, reference()["encode_ids"].get<std::vector<std::int32_t>>());
+    const auto r = run("analyze --model " + data_dir + "/stories260K.bin --data " + tokens +
+                       " --seq 128 --core 2 --prelude 1 --coda 1 --json " + (dir / "a.json"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Contains("BI") && Contains("angular"));
+    const auto j = nlohmann::json::parse(std::ifstream(dir / "a.json"));
+    CHECK(j["split"]["prelude"] == nlohmann::json::array({0}));
+    CHECK(j["split"]["core"].size() == 2);
+    CHECK(j["split"]["coda"] == nlohmann::json::array({4}));
+    CHECK(j["layers"].size() == 5);
+}
+
 TEST_CASE("bad command lines fail with exit code 2 and say what was wrong", "[cli][errors]") {
     const recur::test::scratch_dir dir("recur_test_cli_errors");
     const std::string model = data_dir + "/stories260K.bin";
     const std::string tokens = dir / "ids.bin";
     recur::write_token_file(tokens, std::vector<std::int32_t>{1, 2, 600, 4});
+    const std::string good = dir / "good.bin";
+    recur::write_token_file(good, reference()["encode_ids"].get<std::vector<std::int32_t>>());
     struct bad {
         std::string args, says;
     };
@@ -116,6 +134,7 @@ TEST_CASE("bad command lines fail with exit code 2 and say what was wrong", "[cl
         {"convert --from " + model + " --out " + (dir / "o") + " --prelude 2 --core 1", "increasing"},
         {"convert --from " + model + " --out " + (dir / "o") + " --core x", "'x'"},
         {"convert --from " + model + " --out " + (dir / "o") + " --prelude 0", "--core"},
+        {"analyze --model " + model + " --data " + good + " --core 9", "core"},
     };
     for (const auto& c : cases) {
         const auto r = run(c.args);

@@ -1,6 +1,6 @@
 // llama2.c checkpoints (Karpathy's format: a 7 x int32 header, then f32 weights in a fixed order)
 // loaded into a LlamaModel. Every size is checked against the file before anything is read.
-// Not here: the llama2.c tokenizer (next) or writing this format.
+// Not here: the llama2.c tokenizer (tokenizer.hpp) or writing this format (export with save_hf).
 #pragma once
 
 #include <array>

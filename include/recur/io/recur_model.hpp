@@ -203,22 +203,30 @@ inline recur_model_info load_recur_model_info(const std::filesystem::path& dir) 
     }
 }
 
-/// Saves a recurrent model as dir/model.safetensors + dir/config.json (each written atomically;
-/// the weights first, so a config never describes weights that are not there yet).
+/// The config.json of a recurrent model (the schema at the top of this file).
 template <Backend B, class BlockT>
-void save_recurrent(const std::filesystem::path& dir, Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>>& m,
-                    dtype type = dtype::f32, const std::string& source = "") {
-    std::filesystem::create_directories(dir);
+nlohmann::json recur_model_config_json(const Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>>& m,
+                                       const std::string& source = "") {
     const surgery_spec spec = m.spec();
     spec.validate(m.config.n_layers);
-    save_parameters<B>(dir / "model.safetensors", m, type, {{"format", "pt"}, {"recur_format", "1"}});
     nlohmann::json j{{"recur_format", recur_format_version},
                      {"architecture", "Recurrent"},
                      {"model", to_json(m.config)},
                      {"surgery", to_json(spec)},
                      {"recurrence", to_json(m.options)}};
     if (!source.empty()) j["source"] = source;
-    write_file_atomically(dir / "config.json", j.dump(2) + "\n");
+    return j;
+}
+
+/// Saves a recurrent model as dir/model.safetensors + dir/config.json (each written atomically;
+/// the weights first, so a config never describes weights that are not there yet).
+template <Backend B, class BlockT>
+void save_recurrent(const std::filesystem::path& dir, Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>>& m,
+                    dtype type = dtype::f32, const std::string& source = "") {
+    const nlohmann::json config = recur_model_config_json(m, source);
+    std::filesystem::create_directories(dir);
+    save_parameters<B>(dir / "model.safetensors", m, type, {{"format", "pt"}, {"recur_format", "1"}});
+    write_file_atomically(dir / "config.json", config.dump(2) + "\n");
 }
 
 /// Loads a directory written by save_recurrent (or by hand in the same schema).

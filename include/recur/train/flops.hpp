@@ -1,0 +1,39 @@
+// Training compute per token (METHOD section 3): 6 FLOPs per parameter per token for recorded
+// iterations, 2 for forward-only ones. Not here: attention's T^2 term (left out, as METHOD does).
+//
+// For a Recurrent model with n iterations without gradient and k with:
+//   FLOPs/token = 6 * (P_prelude + P_coda + P_head + k * (P_core + P_adapter)) + 2 * n * (P_core + P_adapter)
+// The LM head and the adapter are counted (they are matrix products every token pays); embeddings
+// are left out (a lookup). For a LlamaModel: 6 * (P_layers + P_head).
+#pragma once
+
+#include <cstdint>
+
+#include <recur/nn/llama.hpp>
+#include <recur/recurrence/recurrent.hpp>
+
+namespace recur {
+
+template <Backend B, class M>
+double parameter_count_of(M& m) {
+    return static_cast<double>(parameter_count<B>(m));
+}
+
+/// Training FLOPs per token of one step of a Recurrent model at the given split.
+template <Backend B, class P, class C, class Q>
+double training_flops_per_token(Recurrent<B, P, C, Q>& m, iteration_split split) {
+    const double core = parameter_count_of<B>(m.core) +
+                        (m.adapter.weight.defined() ? static_cast<double>(m.adapter.weight.numel()) : 0.0);
+    const double once = parameter_count_of<B>(m.prelude) + parameter_count_of<B>(m.coda) +
+                        static_cast<double>(m.lm_head.weight.numel());
+    return 6.0 * (once + static_cast<double>(split.k) * core) + 2.0 * static_cast<double>(split.n) * core;
+}
+
+/// Training FLOPs per token of a LlamaModel step (the split is ignored).
+template <Backend B, class BlockT>
+double training_flops_per_token(LlamaModel<B, BlockT>& m, iteration_split = {0, 1}) {
+    const double head = static_cast<double>(m.config.vocab_size * m.config.d_model);
+    return 6.0 * (parameter_count_of<B>(m.layers) + head);
+}
+
+}  // namespace recur

@@ -1,0 +1,191 @@
+// The curriculum over mean recurrence r_bar and backprop depth s (METHOD 3) as pure functions of the
+// optimizer step, in exact integer arithmetic; JSON with checked keys. Not here: sampling (n, k) (sampler.hpp).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include <recur/core/error.hpp>
+#include <recur/io/config_json.hpp>
+#include <recur/sched/steps.hpp>
+
+namespace recur {
+
+/// The shape of a ramp from `start` up to its maximum over the warmup: f(q) = q (`linear`),
+/// f(q) = 1 - sqrt(1 - q) (`one_minus_sqrt`, "1-sqrt": fast at first, then slow), or the maximum
+/// from the first step (`constant`).
+enum class ramp_kind { linear, one_minus_sqrt, constant };
+
+/// Largest maximum a ramp accepts, 2^31 - 1, so that the exact test below never overflows.
+inline constexpr std::int64_t max_ramp_value = 2147483647;
+
+namespace detail {
+
+/// a * b <= c * d for unsigned 64-bit values, exactly: both products in 128 bits from 32-bit halves.
+constexpr bool product_le(std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d) {
+    auto wide = [](std::uint64_t x, std::uint64_t y) {
+        const std::uint64_t x0 = x & 0xffffffffu, x1 = x >> 32, y0 = y & 0xffffffffu, y1 = y >> 32;
+        const std::uint64_t p00 = x0 * y0, p01 = x0 * y1, p10 = x1 * y0, p11 = x1 * y1;
+        const std::uint64_t mid = (p00 >> 32) + (p01 & 0xffffffffu) + (p10 & 0xffffffffu);
+        return std::pair{p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32), (mid << 32) | (p00 & 0xffffffffu)};
+    };
+    return wide(a, b) <= wide(c, d);
+}
+
+/// Throws recur::error, prefixed by `who`, naming the first field of a ramp that is out of range.
+inline void check_ramp(double warmup_fraction, std::int64_t start, std::int64_t top, const char* top_name,
+                       const char* who) {
+    check(warmup_fraction >= 0 && warmup_fraction <= 1, who, ": warmup_fraction must be in [0, 1], got ",
+          warmup_fraction);
+    check(start >= 1, who, ": start must be >= 1, got ", start);
+    check(top >= start && top <= max_ramp_value, who, ": ", top_name, " must be in [start = ", start,
+          ", 2^31 - 1], got ", top);
+}
+
+/// The METHOD 3 ramp at `step` of `total_steps`: with W = steps_of_fraction(warmup_fraction, total)
+/// and q = step / W, max(start, ceil(top * f(q))) while q < 1, else top; `constant` is always top.
+/// The ceil is exact: it is the smallest integer n in [0, top] with n >= top * f(step / W), found by
+/// bisection on a test in integers that never rounds:
+///   linear:  n * W >= top * step
+///   1-sqrt:  n >= top, or (top - n)^2 * W <= top^2 * (W - step)   (sqrt(1 - q) >= 1 - n / top, squared)
+/// so top = 4 at q = 1/4 gives exactly 1, and 1-sqrt with top = 9 at q = 5/9 exactly 3.
+/// requires: fields that pass check_ramp; total_steps >= 1 and 0 <= step < total_steps, else
+/// recur::error prefixed by `who`.
+inline std::int64_t ramp(ramp_kind kind, double warmup_fraction, std::int64_t start, std::int64_t top,
+                         std::int64_t step, std::int64_t total_steps, const char* who) {
+    check(total_steps >= 1, who, ": total_steps must be >= 1, got ", total_steps);
+    check(step >= 0 && step < total_steps, who, ": step must be in [0, ", total_steps, "), got ", step);
+    const std::int64_t warmup = steps_of_fraction(warmup_fraction, total_steps);
+    if (kind == ramp_kind::constant || step >= warmup) return top;
+    const auto w = static_cast<std::uint64_t>(warmup), s = static_cast<std::uint64_t>(step),
+               t = static_cast<std::uint64_t>(top);
+    auto reached = [&](std::uint64_t n) {
+        if (kind == ramp_kind::linear) return product_le(t, s, n, w);
+        return n >= t || product_le((t - n) * (t - n), w, t * t, w - s);
+    };
+    std::uint64_t lo = 0, hi = t;  // reached(hi) holds; find the smallest such n
+    while (lo < hi) {
+        const std::uint64_t mid = lo + (hi - lo) / 2;
+        if (reached(mid))
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return std::max(start, static_cast<std::int64_t>(lo));
+}
+
+inline const char* ramp_kind_name(ramp_kind k) {
+    return k == ramp_kind::linear ? "linear" : k == ramp_kind::one_minus_sqrt ? "1-sqrt" : "constant";
+}
+
+inline ramp_kind read_ramp_kind(const nlohmann::json& j, ramp_kind current, const std::string& at) {
+    return read_enum(j, "kind", current,
+                     {{"linear", ramp_kind::linear}, {"1-sqrt", ramp_kind::one_minus_sqrt}, {"constant", ramp_kind::constant}},
+                     at);
+}
+
+/// Reads an integer key if present; a number with a fraction or a non-number throws naming the key.
+inline void read_integer_key(const nlohmann::json& j, const char* key, std::int64_t& out, const std::string& at) {
+    const auto it = j.find(key);
+    if (it == j.end()) return;
+    check(it->is_number_integer(), "recur::", at, "key '", key, "' must be an integer, got ", it->dump());
+    read_key(j, key, out, at);
+}
+
+}  // namespace detail
+
+/// Mean recurrence r_bar per optimizer step: METHOD 3's curriculum,
+/// r_bar(step) = max(start, ceil(r_max * f(step / W))) during the warmup of W = ceil(warmup_fraction
+/// * total) steps (see steps_of_fraction), r_max after it; `constant` trains at r_max throughout.
+/// Published: linear with warmup 0.25, or 1-sqrt with warmup 0.75; r_max in {4, 8, 16, 32}.
+struct recurrence_curriculum {
+    ramp_kind kind = ramp_kind::linear;
+    double warmup_fraction = 0.25;  ///< fraction of the run spent ramping, in [0, 1]
+    std::int64_t start = 1;         ///< smallest r_bar, >= 1
+    std::int64_t r_max = 4;         ///< r_bar after the warmup, in [start, 2^31 - 1]
+
+    /// Throws recur::error naming the first field out of range.
+    void validate() const {
+        detail::check_ramp(warmup_fraction, start, r_max, "r_max", "recur::recurrence_curriculum");
+    }
+
+    /// r_bar at `step` of a run of total_steps steps; exact (no floating-point ceil, see detail::ramp).
+    /// requires: valid fields, total_steps >= 1, 0 <= step < total_steps; else recur::error naming
+    /// the field or argument.
+    std::int64_t mean_r(std::int64_t step, std::int64_t total_steps) const {
+        validate();
+        return detail::ramp(kind, warmup_fraction, start, r_max, step, total_steps, "recur::recurrence_curriculum");
+    }
+};
+
+/// Backprop depth s per optimizer step: the same ramp as the curriculum, from start up to s_max,
+/// then s = min(s, r_bar) (METHOD 3: "if r_bar < s then s = r_bar"). The default, `constant`, is the
+/// fixed s = s_max clamped to r_bar.
+struct backprop_schedule {
+    ramp_kind kind = ramp_kind::constant;
+    double warmup_fraction = 0.25;  ///< fraction of the run spent ramping, in [0, 1]
+    std::int64_t start = 1;         ///< smallest s, >= 1
+    std::int64_t s_max = 8;         ///< s after the warmup, in [start, 2^31 - 1]
+
+    /// Throws recur::error naming the first field out of range.
+    void validate() const { detail::check_ramp(warmup_fraction, start, s_max, "s_max", "recur::backprop_schedule"); }
+
+    /// s at `step` of a run of total_steps steps, given that step's r_bar.
+    /// requires: valid fields, total_steps >= 1, 0 <= step < total_steps, r_bar >= 1; else
+    /// recur::error naming the field or argument.
+    std::int64_t depth(std::int64_t step, std::int64_t total_steps, std::int64_t r_bar) const {
+        validate();
+        check(r_bar >= 1, "recur::backprop_schedule: r_bar must be >= 1, got ", r_bar);
+        return std::min(r_bar, detail::ramp(kind, warmup_fraction, start, s_max, step, total_steps,
+                                            "recur::backprop_schedule"));
+    }
+};
+
+/// {"kind": "linear" | "1-sqrt" | "constant", "warmup_fraction", "start", "r_max"}.
+inline nlohmann::json to_json(const recurrence_curriculum& c) {
+    return {{"kind", detail::ramp_kind_name(c.kind)},
+            {"warmup_fraction", c.warmup_fraction},
+            {"start", c.start},
+            {"r_max", c.r_max}};
+}
+
+/// {"kind": "linear" | "1-sqrt" | "constant", "warmup_fraction", "start", "s_max"}.
+inline nlohmann::json to_json(const backprop_schedule& b) {
+    return {{"kind", detail::ramp_kind_name(b.kind)},
+            {"warmup_fraction", b.warmup_fraction},
+            {"start", b.start},
+            {"s_max", b.s_max}};
+}
+
+/// Reads a recurrence_curriculum; missing keys keep their defaults; unknown keys, wrong types,
+/// unknown kinds and invalid values throw recur::error naming the key (prefixed by `where`).
+inline recurrence_curriculum recurrence_curriculum_from_json(const nlohmann::json& j, const std::string& where = "") {
+    const std::string at = (where.empty() ? "" : where + ": ") + "recurrence_curriculum: ";
+    detail::reject_unknown(j, {"kind", "warmup_fraction", "start", "r_max"}, at);
+    recurrence_curriculum c;
+    c.kind = detail::read_ramp_kind(j, c.kind, at);
+    detail::read_key(j, "warmup_fraction", c.warmup_fraction, at);
+    detail::read_integer_key(j, "start", c.start, at);
+    detail::read_integer_key(j, "r_max", c.r_max, at);
+    c.validate();
+    return c;
+}
+
+/// Reads a backprop_schedule, as recurrence_curriculum_from_json does.
+inline backprop_schedule backprop_schedule_from_json(const nlohmann::json& j, const std::string& where = "") {
+    const std::string at = (where.empty() ? "" : where + ": ") + "backprop_schedule: ";
+    detail::reject_unknown(j, {"kind", "warmup_fraction", "start", "s_max"}, at);
+    backprop_schedule b;
+    b.kind = detail::read_ramp_kind(j, b.kind, at);
+    detail::read_key(j, "warmup_fraction", b.warmup_fraction, at);
+    detail::read_integer_key(j, "start", b.start, at);
+    detail::read_integer_key(j, "s_max", b.s_max, at);
+    b.validate();
+    return b;
+}
+
+}  // namespace recur

@@ -1,0 +1,48 @@
+// Reference optimizer kernels: sum of squares, the AdamW update and Muon's momentum, one plain loop each.
+// Not here: the optimizers themselves (include/recur/optim/).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include <recur/optim/kernels.hpp>
+
+namespace recur {
+template <class T> struct basic_reference;
+}
+
+namespace recur::kernels {
+
+template <class T>
+struct sum_squares<basic_reference<T>> {
+    static void run(double* out, const T* x, std::int64_t n) {
+        double acc = 0;
+        for (std::int64_t i = 0; i < n; ++i) acc += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+        out[0] = acc;
+    }
+};
+
+template <class T>
+struct adamw_update<basic_reference<T>> {
+    static void run(T* w, T* m, T* v, const T* g, std::int64_t n, const adamw_coefficients& c) {
+        const T decay = static_cast<T>(c.decay), b1 = static_cast<T>(c.beta1), b2 = static_cast<T>(c.beta2);
+        const T step = static_cast<T>(c.step_size), inv_bias2 = static_cast<T>(c.inv_sqrt_bias2), eps = static_cast<T>(c.eps);
+        for (std::int64_t i = 0; i < n; ++i) {
+            m[i] = b1 * m[i] + (T(1) - b1) * g[i];
+            v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
+            w[i] = w[i] * decay - step * m[i] / (std::sqrt(v[i]) * inv_bias2 + eps);
+        }
+    }
+};
+
+template <class T>
+struct muon_momentum<basic_reference<T>> {
+    static void run(T* m, T* u, const T* g, std::int64_t n, T beta) {
+        for (std::int64_t i = 0; i < n; ++i) {
+            m[i] = beta * m[i] + (T(1) - beta) * g[i];
+            u[i] = (T(1) - beta) * g[i] + beta * m[i];
+        }
+    }
+};
+
+}  // namespace recur::kernels

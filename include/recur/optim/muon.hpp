@@ -1,0 +1,172 @@
+// Muon (METHOD.md section 3): Nesterov momentum orthogonalised by a quintic Newton-Schulz iteration,
+// for 2-D weight matrices. Not here: which parameters get Muon (muon_adamw.hpp) or other NS polynomials.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <recur/autograd/grad_mode.hpp>
+#include <recur/core/tensor.hpp>
+#include <recur/ops/elementwise.hpp>
+#include <recur/ops/matmul.hpp>
+#include <recur/ops/view.hpp>
+#include <recur/optim/kernels.hpp>
+#include <recur/optim/optimizer.hpp>
+
+namespace recur {
+
+/// The approximate orthogonalisation of a matrix g (rows, cols) = U S V^T: U f(S / ||g||_F) V^T, f the
+/// quintic below iterated `steps` times. For 5 steps f maps [0.0013, 1] into [0.60, 1.21]; smaller
+/// singular values are only multiplied by about 487. X = g / (||g||_F + 1e-7), transposed when
+/// rows > cols (so that X X^T is the smaller Gram matrix), then `steps` iterations of
+/// ```
+/// A = X X^T;  B = b A + c A^2;  X = a X + B X      (a, b, c) = (3.4445, -4.7750, 2.0315)
+/// ```
+/// and transposed back. Runs under no_grad with the backend's matmul; the only value brought to the
+/// host is ||g||_F. Returns a new contiguous (rows, cols) tensor. Throws recur::error unless g is 2-D
+/// in the compute dtype and steps >= 0.
+template <Backend B>
+Tensor<B> newton_schulz(const Tensor<B>& g, int steps = 5) {
+    using T = typename B::scalar;
+    constexpr double a = 3.4445, b = -4.7750, c = 2.0315;
+    check(g.dim() == 2, "recur::newton_schulz: needs a matrix, got shape ", g.shape());
+    check(g.dtype() == Tensor<B>::compute_dtype, "recur::newton_schulz: dtype ", g.dtype(), ", expected ",
+          Tensor<B>::compute_dtype);
+    check(steps >= 0, "recur::newton_schulz: steps ", steps, ", expected >= 0");
+    no_grad guard;
+    const Tensor<B> gc = g.contiguous_raw();
+    Tensor<B> squares = Tensor<B>::empty({1}, dtype::f64);
+    kernels::sum_squares<B>::run(squares.template data<double>(), gc.template data<T>(), gc.numel());
+    const bool tall = g.size(0) > g.size(1);
+    Tensor<B> x = scale(tall ? gc.transpose() : gc, 1.0 / (std::sqrt(squares.item()) + 1e-7));  // (small, large)
+    for (int i = 0; i < steps; ++i) {
+        const Tensor<B> gram = matmul(x, x.transpose());  // (small, small)
+        x = add(scale(x, a), matmul(add(scale(gram, b), scale(matmul(gram, gram), c)), x));
+    }
+    return tall ? x.transpose().contiguous() : x;
+}
+
+/// How Muon scales the orthogonalised update of a (rows, cols) matrix.
+enum class muon_scale {
+    spectral,     ///< sqrt(max(1, rows / cols)) (METHOD.md's default)
+    match_adamw,  ///< 0.2 sqrt(max(rows, cols)): an update RMS like AdamW's, so AdamW's lr and decay carry over
+};
+
+/// The factor `rule` gives a (rows, cols) matrix.
+inline double muon_scale_factor(muon_scale rule, std::int64_t rows, std::int64_t cols) {
+    if (rule == muon_scale::match_adamw) return 0.2 * std::sqrt(static_cast<double>(std::max(rows, cols)));
+    return std::sqrt(std::max(1.0, static_cast<double>(rows) / static_cast<double>(cols)));
+}
+
+/// Hyperparameters of Muon; the defaults are METHOD.md's (lr 1e-3, momentum 0.95, decay 1e-4).
+struct muon_options {
+    double lr = 1e-3;
+    double momentum = 0.95;      ///< beta
+    double weight_decay = 1e-4;  ///< decoupled: W *= 1 - lr * weight_decay
+    int ns_steps = 5;            ///< Newton-Schulz iterations
+    muon_scale scale = muon_scale::spectral;
+};
+
+/// Muon on a list of 2-D parameters W (rows, cols) with gradients G, one step at a time:
+/// ```
+/// m = beta m + (1-beta) G;  u = (1-beta) G + beta m             (Nesterov)
+/// W = W (1 - lr wd) - lr * scale(rows, cols) * newton_schulz(u)
+/// ```
+/// State: momentum_buffer m per parameter, zeros from construction, updated in place
+/// (kernels::muon_momentum); the iteration's temporaries come from the backend's pool and go back
+/// to it. Satisfies recur::Optimizer.
+template <Backend B>
+class muon {
+public:
+    using backend_type = B;
+
+    /// An optimizer over `params` (referenced, not copied). Throws recur::error naming a parameter
+    /// that is not 2-D (or undefined, non-contiguous, not in the compute dtype, named twice), or
+    /// options out of range.
+    explicit muon(std::vector<named_parameter<B>> params, const muon_options& options = {})
+        : params_(std::move(params)), options_(options) {
+        detail::check_parameters("recur::muon", params_);
+        for (const auto& p : params_)
+            check(p.tensor->dim() == 2, "recur::muon: parameter '", p.name, "' has shape ", p.tensor->shape(),
+                  "; Muon updates 2-D weight matrices only (give it to AdamW)");
+        check(options.lr >= 0 && std::isfinite(options.lr), "recur::muon: lr ", options.lr, ", expected >= 0");
+        check(options.momentum >= 0 && options.momentum < 1, "recur::muon: momentum ", options.momentum,
+              ", expected [0, 1)");
+        check(options.weight_decay >= 0 && std::isfinite(options.weight_decay), "recur::muon: weight_decay ",
+              options.weight_decay, ", expected >= 0");
+        check(options.ns_steps >= 0, "recur::muon: ns_steps ", options.ns_steps, ", expected >= 0");
+        for (const auto& p : params_) momentum_.push_back(Tensor<B>::zeros(p.tensor->shape()));
+    }
+
+    /// One Muon step with learning rate options().lr * lr_multiplier; parameters without a gradient
+    /// are skipped (their momentum too). Throws recur::error if a parameter changed shape.
+    void step(double lr_multiplier = 1.0) {
+        using T = typename B::scalar;
+        detail::check_lr_multiplier("recur::muon", lr_multiplier);
+        const double lr = options_.lr * lr_multiplier;
+        for (std::size_t i = 0; i < params_.size(); ++i) {
+            const Tensor<B>& g = detail::checked_grad("recur::muon", params_[i], momentum_[i].shape());
+            if (!g.defined()) continue;
+            const Tensor<B>& w = *params_[i].tensor;
+            const std::int64_t n = w.numel();
+            const Tensor<B> u = Tensor<B>::empty(w.shape());
+            kernels::muon_momentum<B>::run(momentum_[i].template data<T>(), u.template data<T>(), g.template data<T>(), n,
+                                           static_cast<T>(options_.momentum));
+            const Tensor<B> x = newton_schulz(u, options_.ns_steps);
+            const double s = muon_scale_factor(options_.scale, w.size(0), w.size(1));
+            kernels::scale<B>::run(w.template data<T>(), w.template data<T>(), n, static_cast<T>(1 - lr * options_.weight_decay));
+            kernels::scale<B>::run(x.template data<T>(), x.template data<T>(), n, static_cast<T>(-lr * s));
+            kernels::add_into<B>::run(w.template data<T>(), x.template data<T>(), n);
+        }
+        ++steps_;
+    }
+
+    /// Zeroes every parameter's gradient (keeping its buffer).
+    void zero_grad() {
+        for (const auto& p : params_) p.tensor->zero_grad();
+    }
+
+    std::int64_t steps() const { return steps_; }
+    const muon_options& options() const { return options_; }
+    const std::vector<named_parameter<B>>& parameters() const { return params_; }
+
+    /// Writes "<parameter>.momentum_buffer" for every parameter, with {"optimizer": "muon", "steps",
+    /// "muon.lr", ...} as metadata, atomically.
+    void save_state(const std::filesystem::path& file) const {
+        detail::save_optimizer_state<B>(file, "muon", steps_, metadata(), state());
+    }
+
+    /// Restores what save_state wrote; see detail::load_optimizer_state for what is checked. The
+    /// options stay those given to the constructor.
+    void load_state(const std::filesystem::path& file) { steps_ = detail::load_optimizer_state<B>(file, "muon", state()); }
+
+private:
+    template <Backend>
+    friend class muon_adamw;
+
+    std::vector<state_tensor<B>> state() const {
+        std::vector<state_tensor<B>> out;
+        for (std::size_t i = 0; i < params_.size(); ++i) out.push_back({params_[i].name + ".momentum_buffer", momentum_[i]});
+        return out;
+    }
+
+    safetensors_metadata metadata() const {
+        return {{"muon.lr", detail::exact_string(options_.lr)},
+                {"muon.momentum", detail::exact_string(options_.momentum)},
+                {"muon.weight_decay", detail::exact_string(options_.weight_decay)},
+                {"muon.ns_steps", std::to_string(options_.ns_steps)},
+                {"muon.scale", options_.scale == muon_scale::spectral ? "spectral" : "match_adamw"}};
+    }
+
+    std::vector<named_parameter<B>> params_;
+    muon_options options_;
+    std::vector<Tensor<B>> momentum_;  // each its parameter's shape
+    std::int64_t steps_ = 0;
+};
+
+}  // namespace recur

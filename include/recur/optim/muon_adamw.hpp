@@ -1,0 +1,137 @@
+// Muon for the 2-D weights of the transformer blocks and the adapter, AdamW for everything else
+// (METHOD.md section 3), with name-pattern overrides. Not here: the update rules (muon.hpp, adamw.hpp).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <recur/optim/adamw.hpp>
+#include <recur/optim/muon.hpp>
+#include <recur/optim/optimizer.hpp>
+
+namespace recur {
+
+/// Which optimizer of a muon_adamw updates a parameter.
+enum class param_group { muon, adamw };
+
+/// METHOD.md's grouping: Muon for a 2-D parameter unless its name contains "embed_tokens" or
+/// "lm_head"; AdamW for embeddings, the LM head, norm weights and biases.
+inline param_group default_param_group(std::string_view name, int dims) {
+    const bool table = name.find("embed_tokens") != std::string_view::npos || name.find("lm_head") != std::string_view::npos;
+    return dims == 2 && !table ? param_group::muon : param_group::adamw;
+}
+
+/// An override of the grouping: parameters whose name contains a match of `pattern`
+/// (std::regex_search, ECMAScript) go to `group`.
+struct group_rule {
+    std::regex pattern;
+    param_group group;
+};
+
+/// Options of both groups (METHOD.md: Muon lr 1e-3, AdamW lr 5e-5, weight decay 1e-4 for both)
+/// and the overrides, tried in order before default_param_group; the first match wins.
+struct muon_adamw_options {
+    muon_options muon;
+    adamw_options adamw;
+    std::vector<group_rule> rules;
+};
+
+/// Muon and AdamW over one list of parameters, split by group_of. One step() steps both with their
+/// own base learning rates times the same multiplier; the state file holds both groups' tensors
+/// and one step count. Satisfies recur::Optimizer.
+template <Backend B>
+class muon_adamw {
+public:
+    using backend_type = B;
+
+    /// Splits `params` (referenced, not copied) into the two groups. Throws recur::error if a rule
+    /// sends a parameter that is not 2-D to Muon (naming it), or as muon and adamw do.
+    explicit muon_adamw(std::vector<named_parameter<B>> params, const muon_adamw_options& options = {})
+        : muon_adamw(split(std::move(params), options), options) {}
+
+    /// One step of both groups with lr = (each group's base lr) * lr_multiplier.
+    void step(double lr_multiplier = 1.0) {
+        detail::check_lr_multiplier("recur::muon_adamw", lr_multiplier);
+        muon_.step(lr_multiplier);
+        adamw_.step(lr_multiplier);
+    }
+
+    /// Zeroes every parameter's gradient (keeping its buffer).
+    void zero_grad() {
+        muon_.zero_grad();
+        adamw_.zero_grad();
+    }
+
+    std::int64_t steps() const { return adamw_.steps(); }
+
+    /// The group of parameter `name`; recur::error if it is not one of this optimizer's.
+    param_group group_of(const std::string& name) const {
+        const auto it = groups_.find(name);
+        check(it != groups_.end(), "recur::muon_adamw::group_of: '", name, "' is not a parameter of this optimizer");
+        return it->second;
+    }
+
+    const muon<B>& muon_group() const { return muon_; }
+    const adamw<B>& adamw_group() const { return adamw_; }
+
+    /// Writes both groups' state tensors ("<parameter>.momentum_buffer" for Muon parameters,
+    /// "<parameter>.exp_avg"/".exp_avg_sq" for AdamW ones) with {"optimizer": "muon_adamw", "steps",
+    /// "muon.lr", "adamw.lr", ...} as metadata, atomically.
+    void save_state(const std::filesystem::path& file) const {
+        safetensors_metadata meta = muon_.metadata();
+        meta.merge(adamw_.metadata());
+        detail::save_optimizer_state<B>(file, "muon_adamw", steps(), std::move(meta), state());
+    }
+
+    /// Restores what save_state wrote; a file from another grouping fails on the tensor names.
+    void load_state(const std::filesystem::path& file) {
+        const std::int64_t steps = detail::load_optimizer_state<B>(file, "muon_adamw", state());
+        muon_.steps_ = steps;
+        adamw_.steps_ = steps;
+    }
+
+private:
+    struct groups {
+        std::map<std::string, param_group> of;
+        std::vector<named_parameter<B>> muon, adamw;
+    };
+
+    static groups split(std::vector<named_parameter<B>> params, const muon_adamw_options& options) {
+        groups out;
+        for (auto& p : params) {
+            check(p.tensor != nullptr && p.tensor->defined(), "recur::muon_adamw: parameter '", p.name, "' is undefined");
+            param_group g = default_param_group(p.name, p.tensor->dim());
+            for (const auto& rule : options.rules)
+                if (std::regex_search(p.name, rule.pattern)) {
+                    g = rule.group;
+                    break;
+                }
+            check(g == param_group::adamw || p.tensor->dim() == 2, "recur::muon_adamw: a rule sends parameter '", p.name,
+                  "' of shape ", p.tensor->shape(), " to Muon, which updates 2-D weight matrices only");
+            check(out.of.emplace(p.name, g).second, "recur::muon_adamw: two parameters are named '", p.name, "'");
+            (g == param_group::muon ? out.muon : out.adamw).push_back(std::move(p));
+        }
+        return out;
+    }
+
+    muon_adamw(groups g, const muon_adamw_options& options)
+        : groups_(std::move(g.of)), muon_(std::move(g.muon), options.muon), adamw_(std::move(g.adamw), options.adamw) {}
+
+    std::vector<state_tensor<B>> state() const {
+        auto out = muon_.state();
+        for (auto& s : adamw_.state()) out.push_back(std::move(s));
+        return out;
+    }
+
+    std::map<std::string, param_group> groups_;
+    muon<B> muon_;
+    adamw<B> adamw_;
+};
+
+}  // namespace recur

@@ -1,0 +1,249 @@
+// The trainer: one optimizer step = micro-batches of (data -> (n, k) -> loss -> backward), clipping,
+// a skip on non-finite values, the schedules, metrics, and checkpoints that resume bit-exactly.
+// Not here: building the model, data or optimizer (the caller does; see examples/recur/cmd_train.cpp).
+//
+// A checkpoint folder (train/checkpoint.hpp) holds
+//   model.safetensors + config.json   the model (a recur model directory for Recurrent, Hugging Face
+//                                      layout for LlamaModel), loadable by `recur eval`
+//   optimizer.safetensors             the optimizer state (its own format, optim/optimizer.hpp)
+//   trainer_state.json                step, tokens, FLOPs, skipped-in-a-row, the data cursor and the
+//                                      train_config the run was started with
+// Randomness needs no saved generator state: every (n, k) draw and the recurrent state noise are
+// functions of (seed, step), and the data order is in the cursor.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include <recur/autograd/tape.hpp>
+#include <recur/io/hf.hpp>
+#include <recur/io/recur_model.hpp>
+#include <recur/io/safetensors.hpp>
+#include <recur/optim/clip.hpp>
+#include <recur/optim/optimizer.hpp>
+#include <recur/train/checkpoint.hpp>
+#include <recur/train/config.hpp>
+#include <recur/train/flops.hpp>
+#include <recur/train/progress.hpp>
+
+namespace recur {
+
+/// A data source for the trainer (e.g. recur::data_phases): `next(step, batch, seq)` returns the next
+/// rows (ids and targets, (batch, seq), -100 where no loss), called once per micro-batch with the
+/// optimizer step; `cursor()` is what restore() needs to continue exactly.
+template <class D>
+concept TrainingData = requires(D& d, const D& c, std::int64_t i, const nlohmann::json& j) {
+    { d.next(i, i, i) };
+    { c.cursor() } -> std::convertible_to<nlohmann::json>;
+    d.restore(j);
+};
+
+namespace detail {
+template <class M>
+inline constexpr bool is_recurrent_v = false;
+template <Backend B, class P, class C, class Q>
+inline constexpr bool is_recurrent_v<Recurrent<B, P, C, Q>> = true;
+}  // namespace detail
+
+/// Trains `model` with `optimizer` on `data` as `config` says. The three are owned by the caller and
+/// must outlive the trainer; the optimizer must have been built over named_parameters(model).
+template <Backend B, class Model, TrainingData Data, Optimizer Opt>
+class trainer {
+public:
+    trainer(Model& model, Data& data, Opt& optimizer, train_config config, std::ostream& out = std::cout)
+        : model_(model), data_(data), opt_(optimizer), config_(std::move(config)), progress_(out, config_.log_every),
+          params_(named_parameters<B>(model)) {
+        config_.validate();
+        if (!config_.out_dir.empty()) {
+            std::filesystem::create_directories(config_.out_dir);
+            metrics_ = metrics_log(std::filesystem::path(config_.out_dir) / "metrics.jsonl");
+        }
+    }
+
+    /// Steps done so far.
+    std::int64_t step_index() const { return step_; }
+    std::int64_t tokens_seen() const { return tokens_; }
+    double flops_spent() const { return flops_; }
+    const train_config& config() const { return config_; }
+
+    /// Runs one optimizer step and returns what it measured. Non-finite loss or gradient norm: the
+    /// update is skipped (gradients dropped, step counted) with a warning; after max_nonfinite in a
+    /// row, throws recur::error.
+    step_metrics step() {
+        check(step_ < config_.steps, "recur::trainer: the run's ", config_.steps, " steps are done");
+        const auto start = std::chrono::steady_clock::now();
+        const std::int64_t r_bar = config_.curriculum.mean_r(step_, config_.steps);
+        const std::int64_t s = config_.backprop.depth(step_, config_.steps, r_bar);
+        const double lr = config_.lr(step_, config_.steps);
+        step_metrics m;
+        m.total = config_.steps;
+        m.mean_r = r_bar;
+        m.lr = lr;
+        double loss_sum = 0, step_flops = 0;
+        std::int64_t step_tokens = 0;
+        for (std::int64_t micro = 0; micro < config_.micro_batches; ++micro) {
+            const std::uint64_t draw = static_cast<std::uint64_t>(step_ * config_.micro_batches + micro);
+            const iteration_split split = config_.split == split_mode::fixed
+                                              ? fixed_split(r_bar, s)
+                                              : poisson_lognormal_sampler{config_.sigma, config_.seed}(draw, r_bar, s);
+            const auto batch = data_.next(step_, config_.batch, config_.seq);  // every micro-batch: its own rows
+            const auto ids = Tensor<B>::from_host(batch.ids, {config_.batch, config_.seq});
+            const auto targets = Tensor<B>::from_host(batch.targets, {config_.batch, config_.seq});
+            Tensor<B> loss;
+            if constexpr (detail::is_recurrent_v<Model>)
+                loss = model_.loss(ids, targets, split, draw);
+            else
+                loss = model_.loss(ids, targets);
+            const double value = loss.item();
+            loss_sum += value;
+            backward(config_.micro_batches > 1 ? scale(loss, 1.0 / static_cast<double>(config_.micro_batches)) : loss);
+            m.n = split.n;
+            m.k = split.k;
+            const std::int64_t tokens = config_.batch * config_.seq;
+            step_tokens += tokens;
+            step_flops += training_flops_per_token<B>(model_, split) * static_cast<double>(tokens);
+        }
+        m.loss = loss_sum / static_cast<double>(config_.micro_batches);
+        m.grad_norm = clip_grad_norm<B>(params_, config_.clip > 0 ? config_.clip : INFINITY);
+        m.skipped = !std::isfinite(m.loss) || !std::isfinite(m.grad_norm);
+        if (m.skipped) {
+            opt_.zero_grad();
+            ++nonfinite_in_a_row_;
+            progress_.note("recur::trainer: warning: step " + std::to_string(step_ + 1) + " skipped (loss " +
+                           std::to_string(m.loss) + ", grad norm " + std::to_string(m.grad_norm) + "), " +
+                           std::to_string(nonfinite_in_a_row_) + " in a row");
+            check(nonfinite_in_a_row_ < config_.max_nonfinite, "recur::trainer: ", nonfinite_in_a_row_,
+                  " steps in a row had a non-finite loss or gradient (max_nonfinite ", config_.max_nonfinite,
+                  "); stopping at step ", step_ + 1);
+        } else {
+            opt_.step(lr);
+            opt_.zero_grad();
+            nonfinite_in_a_row_ = 0;
+        }
+        ++step_;
+        tokens_ += step_tokens;
+        flops_ += step_flops;
+        m.step = step_;
+        m.tokens = tokens_;
+        m.flops = flops_;
+        m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        m.tokens_per_s = static_cast<double>(step_tokens) / m.seconds;
+        seconds_ += m.seconds;
+        ++timed_steps_;
+        progress_.update(m, seconds_ / static_cast<double>(timed_steps_) * static_cast<double>(config_.steps - step_));
+        metrics_.append(m);
+        if (!config_.out_dir.empty() && config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0 &&
+            step_ < config_.steps)
+            save_checkpoint();
+        return m;
+    }
+
+    /// Steps until the run is done, or until `stop_at` steps (0: the end), then writes a checkpoint
+    /// if out_dir is set.
+    void run(std::int64_t stop_at = 0) {
+        const std::int64_t last = stop_at > 0 ? std::min(stop_at, config_.steps) : config_.steps;
+        while (step_ < last) step();
+        if (!config_.out_dir.empty()) save_checkpoint();
+    }
+
+    /// Writes out_dir/step-NNNNNNNN atomically and points out_dir/latest at it.
+    std::filesystem::path save_checkpoint() {
+        check(!config_.out_dir.empty(), "recur::trainer: save_checkpoint needs out_dir");
+        const nlohmann::json state{{"step", step_},
+                                   {"tokens", tokens_},
+                                   {"flops", flops_},
+                                   {"nonfinite_in_a_row", nonfinite_in_a_row_},
+                                   {"data", data_.cursor()},
+                                   {"train", to_json(config_)}};
+        std::vector<checkpoint_file> files{
+            {"model.safetensors", [&](const std::filesystem::path& p) { save_parameters<B>(p, model_); }},
+            {"config.json", [&](const std::filesystem::path& p) { write_file_atomically(p, model_config_json().dump(2) + "\n"); }},
+            {"optimizer.safetensors", [&](const std::filesystem::path& p) { opt_.save_state(p); }},
+            {"trainer_state.json", [&](const std::filesystem::path& p) { write_file_atomically(p, state.dump(2) + "\n"); }}};
+        return write_checkpoint(config_.out_dir, step_, files, static_cast<int>(config_.keep_checkpoints));
+    }
+
+    /// Continues from a checkpoint folder, or from the latest checkpoint of a run folder. Everything
+    /// is read and checked before the run continues; a missing, truncated or mismatched file throws
+    /// recur::io_error naming it, and nothing on disk is changed.
+    void resume(const std::filesystem::path& path) {
+        std::filesystem::path dir = path;
+        if (!std::filesystem::exists(dir / "trainer_state.json")) {
+            const auto latest = latest_checkpoint(path);
+            if (!latest) io_fail("recur::trainer::resume: '", path.string(), "' is neither a checkpoint nor a run folder with one");
+            dir = *latest;
+        }
+        const std::string state_path = (dir / "trainer_state.json").string();
+        nlohmann::json state;
+        {
+            std::ifstream f(state_path);
+            if (!f) io_fail("recur::trainer::resume: cannot open '", state_path, "'");
+            try {
+                state = nlohmann::json::parse(f);
+            } catch (const nlohmann::json::parse_error& e) {
+                io_fail("recur::trainer::resume: '", state_path, "' is not valid JSON: ", e.what());
+            }
+        }
+        std::int64_t step = 0, tokens = 0, nonfinite = 0;
+        double flops = 0;
+        try {
+            detail::reject_unknown(state, {"step", "tokens", "flops", "nonfinite_in_a_row", "data", "train"}, state_path + ": ");
+            for (const char* key : {"step", "tokens", "flops", "nonfinite_in_a_row", "data", "train"})
+                check(state.contains(key), "key '", key, "' is missing");
+            detail::read_key(state, "step", step, state_path + ": ");
+            detail::read_key(state, "tokens", tokens, state_path + ": ");
+            detail::read_key(state, "flops", flops, state_path + ": ");
+            detail::read_key(state, "nonfinite_in_a_row", nonfinite, state_path + ": ");
+            check(step >= 0 && step <= config_.steps, "step ", step, " is outside this run's ", config_.steps, " steps");
+            const auto saved = train_config_from_json(state["train"], state_path);
+            auto mine = to_json(config_), theirs = to_json(saved);
+            for (const auto& [key, value] : mine.items())
+                if (key != "out_dir" && theirs[key] != value)
+                    fail("the run was started with train.", key, " = ", theirs[key].dump(), ", now ", value.dump(),
+                         " (an exact resume needs the same configuration)");
+        } catch (const io_error&) {
+            throw;
+        } catch (const error& e) {
+            io_fail("recur::trainer::resume: '", state_path, "': ", e.what());
+        }
+        safetensors_set weights(dir / "model.safetensors");  // validated on open
+        load_parameters<B>(model_, weights);
+        params_ = named_parameters<B>(model_);
+        opt_.load_state(dir / "optimizer.safetensors");
+        data_.restore(state["data"]);
+        step_ = step;
+        tokens_ = tokens;
+        flops_ = flops;
+        nonfinite_in_a_row_ = nonfinite;
+        metrics_.truncate_after(step_);
+    }
+
+private:
+    nlohmann::json model_config_json() const {
+        if constexpr (detail::is_recurrent_v<Model>)
+            return recur_model_config_json(model_);
+        else
+            return hf_config_to_json(model_.config);
+    }
+
+    Model& model_;
+    Data& data_;
+    Opt& opt_;
+    train_config config_;
+    progress_printer progress_;
+    metrics_log metrics_;
+    std::vector<named_parameter<B>> params_;
+    std::int64_t step_ = 0, tokens_ = 0, nonfinite_in_a_row_ = 0, timed_steps_ = 0;
+    double flops_ = 0, seconds_ = 0;
+};
+
+}  // namespace recur

@@ -19,5 +19,6 @@ command add_tokenize(CLI::App& parent);
 command add_convert(CLI::App& parent);
 command add_analyze(CLI::App& parent);
 command add_eval(CLI::App& parent);
+command add_train(CLI::App& parent);
 
 }  // namespace recur_cli

@@ -116,6 +116,102 @@ TEST_CASE("recur analyze prints the layer table and writes the split as JSON", "
     CHECK(j["layers"].size() == 5);
 }
 
+namespace {
+std::string slurp(const std::filesystem::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+/// A run file retrofitting stories260K and healing it on the reference ids, `steps` steps.
+std::string write_run(const recur::test::scratch_dir& dir, const std::string& name, std::int64_t steps,
+                      const std::string& extra_train = "") {
+    const std::string tokens = dir / "heal.bin";
+    if (!std::filesystem::exists(tokens)) recur::write_token_file(tokens, reference()["encode_ids"].get<std::vector<std::int32_t>>());
+    const nlohmann::json run{
+        {"model",
+         {{"from", data_dir + "/stories260K.bin"},
+          {"surgery", {{"prelude", {0}}, {"core", {2, 3}}, {"coda", {4}}}},
+          {"recurrence", {{"adapter_init", "passthrough"}}}}},
+        {"data", {{"seed", 3}, {"sources", {{"stories", {{"tokens", "heal.bin"}}}}}, {"phases", {{{"mix", {{"stories", 1}}}}}}}},
+        {"optimizer", {{"kind", "muon_adamw"}, {"muon", {{"lr", 0.002}}}, {"adamw", {{"lr", 0.0005}}}}},
+        {"train", nlohmann::json::parse(R"({"steps": )" + std::to_string(steps) +
+                                        R"(, "batch": 2, "seq": 64, "micro_batches": 2, "curriculum": {"r_max": 4},
+                                            "backprop": {"s_max": 2}, "checkpoint_every": 3)" + extra_train + "}")}};
+    return dir.write(name, run.dump(2));
+}
+}  // namespace
+
+TEST_CASE("recur train: 10 steps, a fresh process resuming, 10 more equal 20 straight, bit for bit", "[cli][train][data]") {
+    const recur::test::scratch_dir dir("recur_test_cli_train");
+    const auto config = write_run(dir, "run.json", 20);
+    auto r = run("train --config " + config + " --out " + (dir / "straight"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    r = run("train --config " + config + " --out " + (dir / "split") + " --stop-after 10");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(slurp(dir.path() / "split" / "latest") == "step-00000010\n");
+    r = run("train --config " + config + " --out " + (dir / "split") + " --resume " + (dir / "split"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Contains("resumed at step 10"));
+    const auto a = slurp(dir.path() / "straight" / "step-00000020" / "model.safetensors");
+    const auto b = slurp(dir.path() / "split" / "step-00000020" / "model.safetensors");
+    CHECK(a.size() > 1000);
+    CHECK(a == b);
+    CHECK(slurp(dir.path() / "straight" / "step-00000020" / "optimizer.safetensors") ==
+          slurp(dir.path() / "split" / "step-00000020" / "optimizer.safetensors"));
+
+    // The result is a recur model directory that eval reads.
+    r = run("eval --model " + (dir / "split/step-00000020") + " --data " + (dir / "heal.bin") + " --r 1,4 --json");
+    INFO(r.output);
+    CHECK(r.code == 0);
+
+    SECTION("a truncated checkpoint is refused on resume and left as it was") {
+        const auto weights = dir.path() / "split" / "step-00000020" / "model.safetensors";
+        std::filesystem::resize_file(weights, 5000);
+        r = run("train --config " + config + " --out " + (dir / "split") + " --resume " + (dir / "split"));
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Contains("model.safetensors"));
+        CHECK(std::filesystem::file_size(weights) == 5000);
+        CHECK(slurp(dir.path() / "split" / "latest") == "step-00000020\n");
+    }
+}
+
+TEST_CASE("recur train names the bad key of a run file", "[cli][train][errors]") {
+    const recur::test::scratch_dir dir("recur_test_cli_train_errors");
+    struct bad {
+        std::string extra, says;
+    };
+    for (const auto& c : std::vector<bad>{{R"(, "stepz": 3)", "'stepz'"},
+                                          {R"(, "batch": "two")", "'batch'"},
+                                          {R"(, "curriculum": {"kind": "square"})", "square"}}) {
+        const auto config = write_run(dir, "bad.json", 4, c.extra);
+        const auto r = run("train --config " + config);
+        INFO(c.extra << "\n" << r.output);
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Contains(c.says) && Contains("bad.json"));
+    }
+    auto j = nlohmann::json::parse(slurp(write_run(dir, "bad.json", 4)));
+    j["model"]["surgery"]["core"] = {2, 9};
+    auto r = run("train --config " + dir.write("bad.json", j.dump()));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Contains("layer 9"));
+    j = nlohmann::json::parse(slurp(write_run(dir, "bad.json", 4)));
+    j["data"]["sources"]["stories"]["tokens"] = "missing.bin";
+    r = run("train --config " + dir.write("bad.json", j.dump()));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Contains("missing.bin"));
+    j = nlohmann::json::parse(slurp(write_run(dir, "bad.json", 4)));
+    j["optimizer"]["muon"]["lr"] = "fast";
+    r = run("train --config " + dir.write("bad.json", j.dump()));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Contains("'lr'"));
+    r = run("train --config " + dir.write("bad.json", "{\"model\": "));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Contains("not valid JSON"));
+}
+
 TEST_CASE("bad command lines fail with exit code 2 and say what was wrong", "[cli][errors]") {
     const recur::test::scratch_dir dir("recur_test_cli_errors");
     const std::string model = data_dir + "/stories260K.bin";

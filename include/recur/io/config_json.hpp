@@ -52,7 +52,7 @@ void read_key(const nlohmann::json& j, const char* key, T& out, const std::strin
     try {
         out = it->get<T>();
     } catch (const nlohmann::json::exception&) {
-        fail("recur::model_config: ", where, "key '", key, "' has the wrong type (", it->type_name(), ")");
+        fail("recur: ", where, "key '", key, "' has the wrong type (", it->type_name(), ")");
     }
 }
 
@@ -64,20 +64,20 @@ E read_enum(const nlohmann::json& j, const char* key, E current, std::initialize
     if (v.empty()) return current;
     for (const auto& [n, e] : names)
         if (v == n) return e;
-    fail("recur::model_config: ", where, "key '", key, "' has the unknown value '", v, "'");
+    fail("recur: ", where, "key '", key, "' has the unknown value '", v, "'");
 }
 
 inline void reject_unknown(const nlohmann::json& j, const std::set<std::string>& known, const std::string& where) {
-    check(j.is_object(), "recur::model_config: ", where, "expected a JSON object, got ", j.type_name());
+    check(j.is_object(), "recur: ", where, "expected a JSON object, got ", j.type_name());
     for (const auto& [k, v] : j.items())
-        check(known.count(k) == 1, "recur::model_config: ", where, "unknown key '", k, "'");
+        check(known.count(k) == 1, "recur: ", where, "unknown key '", k, "'");
 }
 
 }  // namespace detail
 
 /// Parses a model_config; missing keys keep their defaults; the result is validated.
 inline model_config model_config_from_json(const nlohmann::json& j, const std::string& where = "") {
-    const std::string at = where.empty() ? "" : where + ": ";
+    const std::string at = (where.empty() ? "" : where + ": ") + "model_config: ";
     detail::reject_unknown(j,
                            {"vocab_size", "d_model", "n_heads", "n_kv_heads", "head_dim", "ffn_dim", "n_layers",
                             "max_seq_len", "norm_eps", "rope_theta", "rope_layout", "rope_scaling", "qk_norm",

@@ -92,7 +92,7 @@ inline ramp_kind read_ramp_kind(const nlohmann::json& j, ramp_kind current, cons
 inline void read_integer_key(const nlohmann::json& j, const char* key, std::int64_t& out, const std::string& at) {
     const auto it = j.find(key);
     if (it == j.end()) return;
-    check(it->is_number_integer(), "recur::", at, "key '", key, "' must be an integer, got ", it->dump());
+    check(it->is_number_integer(), "recur: ", at, "key '", key, "' must be an integer, got ", it->dump());
     read_key(j, key, out, at);
 }
 

@@ -80,24 +80,24 @@ inline optimizer_config optimizer_config_from_json(const nlohmann::json& j, cons
         detail::read_key(*it, "weight_decay", o.weight_decay, a);
     }
     if (const auto it = j.find("rules"); it != j.end()) {
-        check(it->is_array(), "recur::", at, "key 'rules' must be an array");
+        check(it->is_array(), "recur: ", at, "key 'rules' must be an array");
         for (const auto& r : *it) {
             detail::reject_unknown(r, {"pattern", "group"}, at + "rules: ");
             std::string pattern;
             detail::read_key(r, "pattern", pattern, at + "rules: ");
-            check(!pattern.empty(), "recur::", at, "rules: every rule needs a 'pattern'");
+            check(!pattern.empty(), "recur: ", at, "rules: every rule needs a 'pattern'");
             const auto group = detail::read_enum(r, "group", param_group::adamw,
                                                  {{"muon", param_group::muon}, {"adamw", param_group::adamw}}, at + "rules: ");
             try {
                 c.options.rules.push_back({std::regex(pattern), group});
             } catch (const std::regex_error& e) {
-                fail("recur::", at, "rules: pattern '", pattern, "' is not a valid regex: ", e.what());
+                fail("recur: ", at, "rules: pattern '", pattern, "' is not a valid regex: ", e.what());
             }
         }
         c.rules = *it;
     }
     check(c.kind == optimizer_config::kind_t::muon_adamw || (!j.contains("muon") && c.options.rules.empty()),
-          "recur::", at, "'muon' and 'rules' need kind muon_adamw");
+          "recur: ", at, "'muon' and 'rules' need kind muon_adamw");
     return c;
 }
 
@@ -109,14 +109,14 @@ inline data_phases data_plan_from_json(const nlohmann::json& j, std::int64_t seq
     detail::reject_unknown(j, {"seed", "sources", "phases"}, at);
     std::uint64_t seed = 0;
     detail::read_key(j, "seed", seed, at);
-    check(j.contains("sources") && j["sources"].is_object() && !j["sources"].empty(), "recur::", at,
+    check(j.contains("sources") && j["sources"].is_object() && !j["sources"].empty(), "recur: ", at,
           "'sources' must be an object naming at least one source");
-    check(j.contains("phases") && j["phases"].is_array() && !j["phases"].empty(), "recur::", at,
+    check(j.contains("phases") && j["phases"].is_array() && !j["phases"].empty(), "recur: ", at,
           "'phases' must be a non-empty array");
     auto path_of = [&](const nlohmann::json& s, const char* key, const std::string& sat) {
         std::string p;
         detail::read_key(s, key, p, sat);
-        check(!p.empty(), "recur::", sat, "key '", key, "' is missing");
+        check(!p.empty(), "recur: ", sat, "key '", key, "' is missing");
         const std::filesystem::path path(p);
         return (path.is_absolute() ? path : base / path).string();
     };
@@ -127,7 +127,7 @@ inline data_phases data_plan_from_json(const nlohmann::json& j, std::int64_t seq
         detail::reject_unknown(s, {"tokens", "text", "qa", "tokenizer"}, sat);
         const std::uint64_t source_seed = seed ^ detail::splitmix64(0x5eed0000 + ++index);
         const int kinds = static_cast<int>(s.contains("tokens")) + s.contains("text") + s.contains("qa");
-        check(kinds == 1, "recur::", sat, "give exactly one of 'tokens', 'text' or 'qa'");
+        check(kinds == 1, "recur: ", sat, "give exactly one of 'tokens', 'text' or 'qa'");
         if (s.contains("tokens")) {
             plan.add_source(name, std::make_unique<packed_tokens>(
                                       packed_tokens::from_file(path_of(s, "tokens", sat), seq, vocab_size, source_seed)));
@@ -146,10 +146,10 @@ inline data_phases data_plan_from_json(const nlohmann::json& j, std::int64_t seq
         detail::reject_unknown(p, {"steps", "mix"}, pat);
         data_phase phase;
         detail::read_integer_key(p, "steps", phase.steps, pat);
-        check(p.contains("mix") && p["mix"].is_object() && !p["mix"].empty(), "recur::", pat,
+        check(p.contains("mix") && p["mix"].is_object() && !p["mix"].empty(), "recur: ", pat,
               "every phase needs a 'mix' object {source: weight}");
         for (const auto& [source, weight] : p["mix"].items()) {
-            check(weight.is_number(), "recur::", pat, "mix: the weight of '", source, "' must be a number");
+            check(weight.is_number(), "recur: ", pat, "mix: the weight of '", source, "' must be a number");
             phase.mixture.push_back({source, weight.get<double>()});
         }
         plan.add_phase(phase);
@@ -184,28 +184,28 @@ any_model<B> model_from_json(const nlohmann::json& j, const std::filesystem::pat
         j.contains("recurrence") ? recurrence_options_from_json(j["recurrence"], where) : recurrence_options{};
     any_model<B> out;
     if (j.contains("from")) {
-        check(!j.contains("config") && !j.contains("layers"), "recur::", at, "'from' excludes 'config' and 'layers'");
+        check(!j.contains("config") && !j.contains("layers"), "recur: ", at, "'from' excludes 'config' and 'layers'");
         std::string from;
         detail::read_key(j, "from", from, at);
         const std::filesystem::path p(from);
         out = load_model<B>(p.is_absolute() ? p : base / p);
         if (j.contains("surgery")) {
             auto* source = std::get_if<LlamaModel<B>>(&out.model);
-            check(source != nullptr, "recur::", at, "'surgery' needs a non-recurrent source, '", from, "' is recurrent");
+            check(source != nullptr, "recur: ", at, "'surgery' needs a non-recurrent source, '", from, "' is recurrent");
             const surgery_spec spec = surgery_spec_from_json(j["surgery"], source->config.n_layers, where);
             out.model = retrofit(*source, spec, options, seed);
         } else {
-            check(!j.contains("recurrence") || out.is_recurrent(), "recur::", at,
+            check(!j.contains("recurrence") || out.is_recurrent(), "recur: ", at,
                   "'recurrence' without 'surgery' needs a recur model directory");
         }
         return out;
     }
-    check(j.contains("config") && j.contains("layers"), "recur::", at,
+    check(j.contains("config") && j.contains("layers"), "recur: ", at,
           "give 'from' (a checkpoint) or 'config' and 'layers' (a fresh model)");
     const model_config c = model_config_from_json(j["config"], where + ": model: config");
     std::vector<std::int64_t> layers;
     detail::read_key(j, "layers", layers, at);
-    check(layers.size() == 3 && layers[0] >= 0 && layers[1] >= 1 && layers[2] >= 0, "recur::", at,
+    check(layers.size() == 3 && layers[0] >= 0 && layers[1] >= 1 && layers[2] >= 0, "recur: ", at,
           "'layers' must be [prelude, core, coda] with core >= 1");
     out.model = Recurrent<B>(c, layers[0], layers[1], layers[2], options, seed);
     out.format = model_format::recur;

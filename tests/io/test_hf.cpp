@@ -16,6 +16,7 @@
 #include <recur/io/hf.hpp>
 
 #include "support/scratch_dir.hpp"
+#include "support/tiny_model.hpp"
 
 using namespace recur;
 using Catch::Contains;
@@ -26,16 +27,8 @@ namespace {
 const std::vector<std::int32_t> tokens{1, 5, 2, 9, 3, 3, 7, 0, 10, 4, 12, 6};
 
 model_config tiny_config() {
-    model_config c;
-    c.vocab_size = 19;
-    c.d_model = 32;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.ffn_dim = 40;
-    c.n_layers = 2;
-    c.max_seq_len = 16;
-    c.norm_eps = 1e-5;
-    c.init_std = 0.3;  // far from linear, so a wrong weight or layout shows in the logits
+    model_config c = test::tiny_config({.vocab = 19, .d = 32, .heads = 4, .kv_heads = 2, .ffn = 40, .seq = 16});
+    c.norm_eps = 1e-5;  // init_std 0.3: far from linear, so a wrong weight or layout shows in the logits
     return c;
 }
 

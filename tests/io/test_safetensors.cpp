@@ -15,6 +15,7 @@
 #include <recur/io/safetensors.hpp>
 
 #include "support/scratch_dir.hpp"
+#include "support/tiny_model.hpp"
 
 using namespace recur;
 using Catch::Contains;
@@ -44,18 +45,7 @@ std::string entry(const std::string& name, const std::string& dtype, const std::
     return "\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":" + shape + ",\"data_offsets\":" + offsets + "}";
 }
 
-model_config tiny_config() {
-    model_config c;
-    c.vocab_size = 11;
-    c.d_model = 16;
-    c.n_heads = 2;
-    c.n_kv_heads = 1;
-    c.ffn_dim = 24;
-    c.n_layers = 2;
-    c.max_seq_len = 8;
-    c.init_std = 0.3;
-    return c;
-}
+model_config tiny_config() { return test::tiny_config(); }
 
 std::vector<float> logits(const LlamaModel<B>& m) {
     const std::vector<std::int32_t> ids{1, 5, 2, 9, 3, 3, 7};

@@ -8,24 +8,14 @@
 
 #include "support/compare.hpp"
 #include "support/gradcheck.hpp"
+#include "support/tiny_model.hpp"
 
 using namespace recur;
 using Catch::Contains;
 
 namespace {
 
-model_config tiny_config() {
-    model_config c;
-    c.vocab_size = 11;
-    c.d_model = 16;
-    c.n_heads = 2;
-    c.n_kv_heads = 1;
-    c.ffn_dim = 24;
-    c.n_layers = 2;
-    c.max_seq_len = 8;
-    c.init_std = 0.3;  // large enough that every layer is far from linear
-    return c;
-}
+model_config tiny_config() { return test::tiny_config(); }
 
 template <class B>
 std::pair<Tensor<B>, Tensor<B>> tokens() {

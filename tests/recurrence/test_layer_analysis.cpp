@@ -15,6 +15,7 @@
 #include <recur/backends/reference.hpp>
 #include <recur/io/llama2c.hpp>
 #include <recur/recurrence/layer_analysis.hpp>
+#include "support/tiny_model.hpp"
 
 using namespace recur;
 using Catch::Contains;
@@ -22,16 +23,7 @@ using Catch::Contains;
 namespace {
 
 model_config tiny_config(std::int64_t layers) {
-    model_config c;
-    c.vocab_size = 13;
-    c.d_model = 16;
-    c.n_heads = 2;
-    c.n_kv_heads = 1;
-    c.ffn_dim = 24;
-    c.n_layers = layers;
-    c.max_seq_len = 16;
-    c.init_std = 0.3;
-    return c;
+    return test::tiny_config({.vocab = 13, .layers = layers, .seq = 16});
 }
 
 std::vector<std::int32_t> random_ids(std::size_t n, std::int64_t vocab, std::uint64_t seed) {

@@ -11,6 +11,7 @@
 
 #include "support/compare.hpp"
 #include "support/gradcheck.hpp"
+#include "support/tiny_model.hpp"
 
 using namespace recur;
 using Catch::Contains;
@@ -18,15 +19,7 @@ using Catch::Contains;
 namespace {
 
 model_config tiny_config(double init_std = 0.3) {
-    model_config c;
-    c.vocab_size = 13;
-    c.d_model = 16;
-    c.n_heads = 2;
-    c.n_kv_heads = 1;
-    c.ffn_dim = 24;
-    c.max_seq_len = 16;
-    c.init_std = init_std;
-    return c;
+    return test::tiny_config({.vocab = 13, .seq = 16, .init_std = init_std});
 }
 
 template <class B>

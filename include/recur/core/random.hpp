@@ -48,6 +48,28 @@ private:
     std::uint64_t s_[4]{};
 };
 
+/// Counter-based randomness: a value that is a pure function of a key, so any element of a large
+/// tensor can be drawn alone and in any order (the recurrent state noise uses it per position).
+namespace keyed {
+/// splitmix64's finaliser of h combined with v.
+inline std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+    std::uint64_t z = h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+/// Uniform in [0, 1) with 53 bits.
+inline double uniform(std::uint64_t key) { return static_cast<double>(mix(key, 0) >> 11) * 0x1.0p-53; }
+/// Standard normal cut at +-limit by rejection (Box-Muller on successive sub-keys).
+inline double truncated_normal(std::uint64_t key, double limit) {
+    for (std::uint64_t attempt = 0;; ++attempt) {
+        const double u1 = 1.0 - uniform(mix(key, 2 * attempt)), u2 = uniform(mix(key, 2 * attempt + 1));
+        const double x = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+        if (std::abs(x) <= limit) return x;
+    }
+}
+}  // namespace keyed
+
 /// Tensor of independent N(mean, std^2) values.
 template <Backend B>
 Tensor<B> randn(const Shape& shape, rng& gen, double mean = 0.0, double std = 1.0) {

@@ -5,6 +5,7 @@
 #include <concepts>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,13 @@ namespace recur {
 template <class M, class B>
 concept Block = has_parameters<M, B> && requires(const M& m, const Tensor<B>& x, std::int64_t pos0) {
     { m.forward(x, pos0) } -> std::same_as<Tensor<B>>;
+};
+
+/// A block that can also run incrementally against a KV cache (see Attention::forward_cached).
+template <class M, class B>
+concept CachedBlock = Block<M, B> && requires(const M& m, const Tensor<B>& x, std::span<const std::int64_t> rows,
+                                              std::span<const std::int64_t> pos, const kv_buffers<B>& cache) {
+    { m.forward_cached(x, rows, pos, cache) } -> std::same_as<Tensor<B>>;
 };
 
 /// Llama pre-norm block: x += attn(input_layernorm(x)); x += mlp(post_attention_layernorm(x)).
@@ -36,8 +44,11 @@ struct LlamaBlock {
           mlp(c, gen) {}
 
     Tensor<B> forward(const Tensor<B>& x, std::int64_t pos0 = 0) const {
-        const Tensor<B> h = add(x, self_attn.forward(input_layernorm.forward(x), pos0));
-        return add(h, mlp.forward(post_attention_layernorm.forward(h)));
+        return apply(x, [&](const Tensor<B>& h) { return self_attn.forward(h, pos0); });
+    }
+    Tensor<B> forward_cached(const Tensor<B>& x, std::span<const std::int64_t> rows, std::span<const std::int64_t> pos,
+                             const kv_buffers<B>& cache) const {
+        return apply(x, [&](const Tensor<B>& h) { return self_attn.forward_cached(h, rows, pos, cache); });
     }
     template <class F>
     void visit_parameters(const std::string& prefix, F&& f) {
@@ -45,6 +56,13 @@ struct LlamaBlock {
         self_attn.visit_parameters(join_name(prefix, "self_attn"), f);
         post_attention_layernorm.visit_parameters(join_name(prefix, "post_attention_layernorm"), f);
         mlp.visit_parameters(join_name(prefix, "mlp"), f);
+    }
+
+private:
+    template <class Attend>
+    Tensor<B> apply(const Tensor<B>& x, Attend&& attend) const {
+        const Tensor<B> h = add(x, attend(input_layernorm.forward(x)));
+        return add(h, mlp.forward(post_attention_layernorm.forward(h)));
     }
 };
 
@@ -66,8 +84,11 @@ struct SandwichBlock {
           mlp(c, gen) {}
 
     Tensor<B> forward(const Tensor<B>& x, std::int64_t pos0 = 0) const {
-        const Tensor<B> h = post_attention_layernorm.forward(add(self_attn.forward(input_layernorm.forward(x), pos0), x));
-        return post_feedforward_layernorm.forward(add(mlp.forward(pre_feedforward_layernorm.forward(h)), h));
+        return apply(x, [&](const Tensor<B>& h) { return self_attn.forward(h, pos0); });
+    }
+    Tensor<B> forward_cached(const Tensor<B>& x, std::span<const std::int64_t> rows, std::span<const std::int64_t> pos,
+                             const kv_buffers<B>& cache) const {
+        return apply(x, [&](const Tensor<B>& h) { return self_attn.forward_cached(h, rows, pos, cache); });
     }
     template <class F>
     void visit_parameters(const std::string& prefix, F&& f) {
@@ -77,6 +98,13 @@ struct SandwichBlock {
         pre_feedforward_layernorm.visit_parameters(join_name(prefix, "pre_feedforward_layernorm"), f);
         mlp.visit_parameters(join_name(prefix, "mlp"), f);
         post_feedforward_layernorm.visit_parameters(join_name(prefix, "post_feedforward_layernorm"), f);
+    }
+
+private:
+    template <class Attend>
+    Tensor<B> apply(const Tensor<B>& x, Attend&& attend) const {
+        const Tensor<B> h = post_attention_layernorm.forward(add(attend(input_layernorm.forward(x)), x));
+        return post_feedforward_layernorm.forward(add(mlp.forward(pre_feedforward_layernorm.forward(h)), h));
     }
 };
 
@@ -110,6 +138,15 @@ struct Stack {
     T forward(const T& x, std::int64_t pos0 = 0) const {
         T h = x;
         for (const auto& b : blocks) h = b.forward(h, pos0);
+        return h;
+    }
+    /// Incremental forward with one cache per block (see Attention::forward_cached).
+    template <class T, class KV>
+    T forward_cached(const T& x, std::span<const std::int64_t> rows, std::span<const std::int64_t> pos,
+                     std::span<const KV> caches) const {
+        check(caches.size() == blocks.size(), "recur::Stack: ", caches.size(), " caches for ", blocks.size(), " blocks");
+        T h = x;
+        for (std::size_t i = 0; i < blocks.size(); ++i) h = blocks[i].forward_cached(h, rows, pos, caches[i]);
         return h;
     }
     template <class F>

@@ -1,6 +1,6 @@
 // Recurrent<B, Prelude, Core, Coda>: embedding -> prelude -> state init -> r x [injection -> core]
 // -> coda -> final norm -> LM head, with the first n iterations run under no_grad (truncated backprop).
-// Not here: how (n, k) are drawn (sampler.hpp), surgery from checkpoints (io/, later), KV caches.
+// Not here: how (n, k) are drawn (sampler.hpp), loading checkpoints (io/), KV caches and decoding (infer/).
 #pragma once
 
 #include <cmath>
@@ -164,6 +164,34 @@ struct Recurrent {
     /// Fixed r iterations (inference or the fixed training mode with all r recorded when grad is on).
     Tensor<B> forward(const Tensor<B>& ids, std::int64_t r) const { return forward(ids, iteration_split{0, r}); }
 
+    /// s_0 for the prelude output e (B, T, C) whose tokens sit at positions pos0 .. pos0 + T - 1.
+    /// The noise of element (b, t, c) is a function of (options.seed, step, b, pos0 + t, c) alone, so a
+    /// token decoded on its own gets the state it has inside a full-sequence forward.
+    Tensor<B> initial_state(const Tensor<B>& e, std::uint64_t step, std::int64_t pos0 = 0) const {
+        switch (options.init) {
+            case state_init::zeros: return Tensor<B>::zeros(e.shape());
+            case state_init::copy_embedding: return e;
+            case state_init::truncated_normal: break;
+        }
+        const double std = std::sqrt(2.0 / (5.0 * static_cast<double>(config.d_model))) * options.init_scale;
+        const std::int64_t b = e.size(0), t = e.size(1), c = e.size(2);
+        std::vector<double> v(static_cast<std::size_t>(e.numel()));
+        const std::uint64_t base = keyed::mix(options.seed, step);
+        for (std::int64_t i = 0; i < b; ++i)
+            for (std::int64_t j = 0; j < t; ++j) {
+                const std::uint64_t key = keyed::mix(keyed::mix(base, static_cast<std::uint64_t>(i)),
+                                                     static_cast<std::uint64_t>(pos0 + j));
+                double* out = v.data() + (i * t + j) * c;
+                for (std::int64_t k = 0; k < c; ++k) out[k] = std * keyed::truncated_normal(keyed::mix(key, static_cast<std::uint64_t>(k)), 3.0);
+            }
+        return Tensor<B>::from_host(v, e.shape());
+    }
+
+    /// The core's input for state s and prelude output e: adapter([s ; e]) or s + e.
+    Tensor<B> inject(const Tensor<B>& s, const Tensor<B>& e) const {
+        return options.inject == injection::concat_adapter ? adapter.forward(concat({s, e})) : add(s, e);
+    }
+
     /// Mean next-token loss for a training step.
     Tensor<B> loss(const Tensor<B>& ids, const Tensor<B>& targets, iteration_split split, std::uint64_t step = 0) const {
         return cross_entropy(forward(ids, split, step), targets);
@@ -181,26 +209,8 @@ struct Recurrent {
     }
 
 private:
-    Tensor<B> initial_state(const Tensor<B>& e, std::uint64_t step) const {
-        switch (options.init) {
-            case state_init::zeros: return Tensor<B>::zeros(e.shape());
-            case state_init::copy_embedding: return e;
-            case state_init::truncated_normal: break;
-        }
-        const double std = std::sqrt(2.0 / (5.0 * static_cast<double>(config.d_model))) * options.init_scale;
-        rng gen(options.seed ^ (0x9e3779b97f4a7c15ull * (step + 1)));
-        std::vector<double> v(static_cast<std::size_t>(e.numel()));
-        for (auto& x : v) {
-            do x = gen.normal();
-            while (std::abs(x) > 3.0);  // truncated at +-3 std by rejection
-            x *= std;
-        }
-        return Tensor<B>::from_host(v, e.shape());
-    }
-
     Tensor<B> iterate(const Tensor<B>& s, const Tensor<B>& e, recurrence_trace<B>* trace) const {
-        const Tensor<B> in = options.inject == injection::concat_adapter ? adapter.forward(concat({s, e})) : add(s, e);
-        Tensor<B> next = core.forward(in);
+        Tensor<B> next = core.forward(inject(s, e));
         if (trace) {
             no_grad off;
             const Tensor<B> d = add(next, scale(s, -1.0));

@@ -131,7 +131,7 @@ TEST_CASE("the same seed gives the same tokens; scratch changes nothing", "[infe
     }
 }
 
-TEST_CASE("-inf logits are never drawn", "[infer][sampling]") {
+TEST_CASE("logits of -inf are never drawn", "[infer][sampling]") {
     const std::vector<float> logits{neg_inf, 0.0f, neg_inf, 0.5f, neg_inf};
     const auto p = softmax({0.0f, 0.5f}, 1.0);
     for (const sampling_options o : {sampling_options{1.0, 0, 1.0, 9}, sampling_options{1.0, 4, 1.0, 9},

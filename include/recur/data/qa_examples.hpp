@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <span>
 #include <string>
 #include <vector>
@@ -86,44 +84,21 @@ private:
     /// Fills tokens_, offsets_ and answer_start_; returns the number of kept examples.
     std::int64_t load(const std::string& path, const llama2c_tokenizer& tokenizer) {
         check(seq_ >= 1, "recur::qa_examples: seq must be >= 1, got ", seq_);
-        std::ifstream f(path, std::ios::binary);
-        if (!f) io_fail("recur::qa_examples: cannot open '", path, "'");
-        const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-        if (f.bad()) io_fail("recur::qa_examples: '", path, "': read failed");
         offsets_.push_back(0);
         std::vector<std::int32_t> ex;
-        detail::for_each_line(text, [&](std::string_view line, std::int64_t number) {
-            if (detail::strip_whitespace(line).empty()) return;
-            nlohmann::json j;
-            try {
-                j = nlohmann::json::parse(line);
-            } catch (const nlohmann::json::parse_error& e) {
-                io_fail("recur::qa_examples: '", path, "': line ", number, " is not valid JSON: ", e.what());
-            }
-            auto field = [&](const char* key) -> const std::string* {
-                const auto it = j.is_object() ? j.find(key) : j.end();
-                return it != j.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
-            };
-            const std::string *question = field("question"), *answer = field("answer");
-            if (question == nullptr && answer == nullptr) {
-                question = field("prompt");
-                answer = field("completion");
-            }
-            if (question == nullptr || answer == nullptr)
-                io_fail("recur::qa_examples: '", path, "': line ", number,
-                        " needs string \"question\" and \"answer\" fields (or \"prompt\" and \"completion\")");
+        for (const auto& qa : read_qa_pairs(path, "recur::qa_examples")) {
             ex.clear();
-            tokenizer.encode_into(ex, *question + "\n", true, false);
+            tokenizer.encode_into(ex, qa.question + "\n", true, false);
             const auto answer_at = static_cast<std::int64_t>(ex.size());
-            tokenizer.encode_into(ex, *answer, false, true);
+            tokenizer.encode_into(ex, qa.answer, false, true);
             if (static_cast<std::int64_t>(ex.size()) > seq_ + 1) {
                 ++skipped_;
-                return;
+                continue;
             }
             tokens_.insert(tokens_.end(), ex.begin(), ex.end());
             offsets_.push_back(tokens_.size());
             answer_start_.push_back(answer_at);
-        });
+        }
         check(!answer_start_.empty(), "recur::qa_examples: '", path, "' has no example of at most seq + 1 = ", seq_ + 1,
               " tokens (", skipped_, " longer ones skipped)");
         return size();

@@ -66,6 +66,21 @@ inline void for_each_text_document(std::string_view text, const std::function<vo
     emit(text.data() + text.size());
 }
 
+/// The string field `key` of a JSON object, or null.
+inline const std::string* string_field(const nlohmann::json& j, const char* key) {
+    const auto it = j.is_object() ? j.find(key) : j.end();
+    return it != j.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+}
+
+/// Reads a whole file; `who` names the caller in io_error messages.
+inline std::string read_text_file(const std::string& path, std::string_view who) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) io_fail(who, ": cannot open '", path, "'");
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    if (f.bad()) io_fail(who, ": '", path, "': read failed");
+    return text;
+}
+
 /// Documents of a JSONL file: one object per non-blank line, with a string "text", or strings
 /// "question" and "answer" (GSM8K) joined by a newline.
 inline void for_each_jsonl_document(std::string_view text, const std::string& path,
@@ -78,16 +93,12 @@ inline void for_each_jsonl_document(std::string_view text, const std::string& pa
         } catch (const nlohmann::json::parse_error& e) {
             io_fail("recur::for_each_document: '", path, "': line ", number, " is not valid JSON: ", e.what());
         }
-        auto string_field = [&](const char* key) -> const std::string* {
-            const auto it = j.is_object() ? j.find(key) : j.end();
-            return it != j.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
-        };
-        if (const std::string* t = string_field("text")) {
+        if (const std::string* t = string_field(j, "text")) {
             const auto doc = strip_whitespace(*t);
             if (!doc.empty()) fn(doc);
             return;
         }
-        const std::string *q = string_field("question"), *a = string_field("answer");
+        const std::string *q = string_field(j, "question"), *a = string_field(j, "answer");
         if (q == nullptr || a == nullptr)
             io_fail("recur::for_each_document: '", path, "': line ", number,
                     " needs a string \"text\" field, or string \"question\" and \"answer\" fields");
@@ -97,6 +108,39 @@ inline void for_each_jsonl_document(std::string_view text, const std::string& pa
 }
 
 }  // namespace detail
+
+/// One question/answer example of a JSONL file, with its 1-based line number.
+struct qa_pair {
+    std::string question, answer;
+    std::int64_t line = 0;
+};
+
+/// Every non-blank line of a JSONL file as an object with string "question" and "answer" fields
+/// (GSM8K), or "prompt" and "completion". A missing file, a line that is not JSON or lacks the fields
+/// throws recur::io_error naming `who`, the file and the line.
+inline std::vector<qa_pair> read_qa_pairs(const std::string& path, std::string_view who) {
+    const std::string text = detail::read_text_file(path, who);
+    std::vector<qa_pair> out;
+    detail::for_each_line(text, [&](std::string_view line, std::int64_t number) {
+        if (detail::strip_whitespace(line).empty()) return;
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(line);
+        } catch (const nlohmann::json::parse_error& e) {
+            io_fail(who, ": '", path, "': line ", number, " is not valid JSON: ", e.what());
+        }
+        const std::string *question = detail::string_field(j, "question"), *answer = detail::string_field(j, "answer");
+        if (question == nullptr && answer == nullptr) {
+            question = detail::string_field(j, "prompt");
+            answer = detail::string_field(j, "completion");
+        }
+        if (question == nullptr || answer == nullptr)
+            io_fail(who, ": '", path, "': line ", number,
+                    " needs string \"question\" and \"answer\" fields (or \"prompt\" and \"completion\")");
+        out.push_back({*question, *answer, number});
+    });
+    return out;
+}
 
 /// `format`, with `automatic` resolved from the file name.
 inline corpus_format resolve_corpus_format(const std::string& path, corpus_format format) {
@@ -110,10 +154,7 @@ inline corpus_format resolve_corpus_format(const std::string& path, corpus_forma
 /// line that is not valid JSON or lacks the fields, naming the file and the line number.
 inline std::int64_t for_each_document(const std::string& path, corpus_format format,
                                       const std::function<void(std::string_view)>& fn) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) io_fail("recur::for_each_document: cannot open '", path, "'");
-    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (f.bad()) io_fail("recur::for_each_document: '", path, "': read failed");
+    const std::string text = detail::read_text_file(path, "recur::for_each_document");
     if (resolve_corpus_format(path, format) == corpus_format::jsonl)
         detail::for_each_jsonl_document(text, path, fn);
     else

@@ -51,7 +51,7 @@ public:
     constexpr std::int64_t last() const { return n_ == 0 ? 1 : d_[static_cast<std::size_t>(n_ - 1)]; }
     int normalize(int i) const {
         const int j = i < 0 ? i + n_ : i;
-        check(j >= 0 && j < n_, "recur::Shape: dimension index ", i, " out of range for ", to_string());
+        if (j < 0 || j >= n_) fail("recur::Shape: dimension index ", i, " out of range for ", to_string());  // message only on failure
         return j;
     }
     std::span<const std::int64_t> dims() const { return {d_.data(), static_cast<std::size_t>(n_)}; }

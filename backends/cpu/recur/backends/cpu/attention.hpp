@@ -149,7 +149,9 @@ struct attention<cpu> {
         const attention_plan P(a);
         constexpr std::int64_t Br = attention_plan::query_tile;
         const std::int64_t q_tiles = (P.tq + Br - 1) / Br, bh = P.batch * P.heads;
-        const std::int64_t cost = Br * std::max<std::int64_t>(P.tk / 2, 1) * P.d * 4;
+        // Useful work of a task: its real query rows (decoding has one) against the keys they see.
+        const std::int64_t rows = std::min(Br, P.tq), keys = P.tq == 1 ? P.tk : std::max<std::int64_t>(P.tk / 2, 1);
+        const std::int64_t cost = rows * keys * P.d * 4;
         parallel_for(bh * q_tiles, cost, [&](std::int64_t task) {
             const std::int64_t qt = q_tiles - 1 - task / bh, b = (task % bh) / P.heads, h = task % P.heads;
             forward_tile(a, P, b, h, qt * Br, std::min(Br, P.tq - qt * Br));

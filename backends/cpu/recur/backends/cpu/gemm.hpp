@@ -43,6 +43,23 @@ struct gemm_key_hash {
     }
 };
 
+/// Multiply-adds below which a product runs on the calling thread alone (created and executed with
+/// one OpenMP thread): waking the team costs more than it saves, and far more when another process
+/// holds a core (decoding one token at a time is made of such products).
+inline constexpr std::int64_t gemm_parallel_macs = std::int64_t{1} << 17;
+
+/// Limits OpenMP regions started on this thread to one thread for its lifetime.
+class single_thread_scope {
+public:
+    single_thread_scope() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
+    ~single_thread_scope() { omp_set_num_threads(saved_); }
+    single_thread_scope(const single_thread_scope&) = delete;
+    single_thread_scope& operator=(const single_thread_scope&) = delete;
+
+private:
+    int saved_;
+};
+
 /// One cached primitive with its memory objects; only the data handles change between calls.
 struct gemm_plan {
     dnnl::matmul primitive;
@@ -61,6 +78,18 @@ public:
 
     void run(const gemm_args<float>& g) {
         std::lock_guard lock(mutex_);
+        if (g.batch * g.m * g.n * g.k < gemm_parallel_macs && omp_get_max_threads() > 1) {
+            const single_thread_scope serial;
+            execute(g);
+        } else {
+            execute(g);
+        }
+    }
+
+private:
+    dnnl_context() = default;
+
+    void execute(const gemm_args<float>& g) {
         auto& slot = plans_[gemm_key::of(g)];
         if (!slot) slot = make_plan(g);
         gemm_plan& p = *slot;
@@ -75,9 +104,6 @@ public:
                                     "recur::cpu gemm: executing the oneDNN matmul");
         }
     }
-
-private:
-    dnnl_context() = default;
 
     /// oneDNN descriptor of one operand: (batch, rows, cols) with explicit strides; a stored
     /// transpose swaps the two matrix strides, and batch stride 0 becomes a broadcast batch of 1.

@@ -20,5 +20,6 @@ command add_convert(CLI::App& parent);
 command add_analyze(CLI::App& parent);
 command add_eval(CLI::App& parent);
 command add_train(CLI::App& parent);
+command add_generate(CLI::App& parent);
 
 }  // namespace recur_cli

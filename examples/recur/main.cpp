@@ -1,5 +1,5 @@
-// The `recur` command line: bench, tokenize, convert, analyze, eval, train (one file per subcommand).
-// Not here: generate (issue 6).
+// The `recur` command line: bench, tokenize, convert, analyze, eval, train, generate (one file per
+// subcommand). Not here: the library code each calls (include/recur/).
 #include <iostream>
 #include <vector>
 
@@ -12,7 +12,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     const std::vector<recur_cli::command> commands{recur_cli::add_bench(app), recur_cli::add_tokenize(app),
                                                    recur_cli::add_convert(app), recur_cli::add_analyze(app),
-                                                   recur_cli::add_eval(app), recur_cli::add_train(app)};
+                                                   recur_cli::add_eval(app), recur_cli::add_train(app),
+                                                   recur_cli::add_generate(app)};
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -212,6 +212,52 @@ TEST_CASE("recur train names the bad key of a run file", "[cli][train][errors]")
     CHECK_THAT(r.output, Contains("not valid JSON"));
 }
 
+TEST_CASE("recur generate reproduces the greedy story and reports iterations and cache memory", "[cli][infer][data]") {
+    const std::string model = data_dir + "/stories260K.bin", tok = data_dir + "/tok512.bin";
+    auto r = run("generate --model " + model + " --tokenizer " + tok + " --max-new-tokens 40 --json");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    auto j = last_json_line(r.output);
+    const auto want = reference()["greedy_ids_from_bos"].get<std::vector<std::int32_t>>();
+    CHECK(j["outputs"][0]["tokens"].get<std::vector<std::int32_t>>() == std::vector<std::int32_t>(want.begin(), want.begin() + 40));
+    CHECK_THAT(reference()["greedy_text"].get<std::string>(), Catch::StartsWith(j["outputs"][0]["text"].get<std::string>()));
+    CHECK(j["r"] == 1);
+
+    const recur::test::scratch_dir dir("recur_test_cli_generate");
+    REQUIRE(run("convert --from " + model + " --out " + (dir / "rec") + " --prelude 0 --core 1-3 --coda 4").code == 0);
+    r = run("generate --model " + (dir / "rec") + " --tokenizer " + tok + " --prompt 'The dog' --prompt 'Tom' --r 6" +
+            " --exit latent:1e9 --min-iterations 2 --cache compress:2 --temperature 0.8 --top-k 20 --seed 7" +
+            " --max-new-tokens 12 --no-stop --json");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    j = last_json_line(r.output);
+    CHECK(j["outputs"].size() == 2);
+    CHECK(j["cache"] == "compress:2");
+    CHECK(j["cache_slots"] == 2);
+    CHECK(j["cache_bytes"].get<std::int64_t>() > 0);
+    // The first new token of each prompt comes from the prefill at r = 6; the other 11 stop at the minimum.
+    CHECK(j["iterations"]["histogram"] == nlohmann::json{{"2", 22}, {"6", 2}});
+    CHECK(j["generated_tokens"] == 24);
+}
+
+TEST_CASE("recur eval --task scores completions with the chosen extraction rule", "[cli][infer][data]") {
+    const recur::test::scratch_dir dir("recur_test_cli_task");
+    const std::string task = dir.write("names.jsonl", "{\"question\": \"Once upon a time\", \"answer\": \"Lily\"}\n"
+                                                      "{\"question\": \"Once upon a time\", \"answer\": \"Tom\"}\n");
+    const auto r = run("eval --model " + data_dir + "/stories260K.bin --tokenizer " + data_dir + "/tok512.bin --task " +
+                       task + " --template '{question}' --extract 'regex:named (\\w+)' --max-new-tokens 30 --json" +
+                       " --predictions " + (dir / "pred.json"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    const auto j = last_json_line(r.output);
+    CHECK(j["examples"] == 2);
+    CHECK(j["results"][0]["accuracy"] == 0.5);
+    std::ifstream f(dir / "pred.json");
+    const auto pred = nlohmann::json::parse(f);
+    CHECK(pred["runs"][0]["predictions"][0]["predicted"] == "lily");
+    CHECK(pred["runs"][0]["predictions"][1]["correct"] == false);
+}
+
 TEST_CASE("bad command lines fail with exit code 2 and say what was wrong", "[cli][errors]") {
     const recur::test::scratch_dir dir("recur_test_cli_errors");
     const std::string model = data_dir + "/stories260K.bin";
@@ -231,6 +277,15 @@ TEST_CASE("bad command lines fail with exit code 2 and say what was wrong", "[cl
         {"convert --from " + model + " --out " + (dir / "o") + " --core x", "'x'"},
         {"convert --from " + model + " --out " + (dir / "o") + " --prelude 0", "--core"},
         {"analyze --model " + model + " --data " + good + " --core 9", "core"},
+        {"eval --model " + model + " --data " + good + " --task " + good, "exactly one of --data"},
+        {"eval --model " + model + " --task " + data_dir + "/gsm8k_test.jsonl", "--task needs --tokenizer"},
+        {"eval --model " + model + " --tokenizer " + data_dir + "/tok512.bin --task " + good, "is not valid JSON"},
+        {"eval --model " + model + " --tokenizer " + data_dir + "/tok512.bin --task " + data_dir +
+             "/gsm8k_test.jsonl --extract 'regex:('", "regex"},
+        {"generate --model " + model + " --tokenizer " + data_dir + "/tok512.bin --cache compress:0", "compress:0"},
+        {"generate --model " + model + " --tokenizer " + data_dir + "/tok512.bin --exit kl:x", "'x'"},
+        {"generate --model " + model + " --tokenizer " + data_dir + "/tok512.bin --top-p 2", "top_p"},
+        {"generate --model " + model + " --tokenizer " + (dir / "none.bin"), "none.bin"},
     };
     for (const auto& c : cases) {
         const auto r = run(c.args);

@@ -113,7 +113,7 @@ std::vector<qa_run> evaluate_qa(const Model& m, const llama2c_tokenizer& tok, st
         g.decode = o.decode;
         g.decode.r = r;
         g.stop_when = [&](std::size_t, std::span<const std::int32_t> t) {
-            const std::string text = tok.decode(t);
+            const std::string text = tok.decode(t);  // only searched for stop strings
             for (const auto& s : o.stop_strings)
                 if (!s.empty() && text.find(s) != std::string::npos) return true;
             return false;
@@ -132,7 +132,7 @@ std::vector<qa_run> evaluate_qa(const Model& m, const llama2c_tokenizer& tok, st
             for (std::size_t j = 0; j < chunk.size(); ++j) {
                 qa_prediction p;
                 p.line = items[first + j].line;
-                p.completion = cut(tok.decode(res.tokens[j]));
+                p.completion = cut(tok.decode(res.tokens[j], chunk[j].back()));
                 p.predicted = o.extractor.extract(p.completion);
                 p.reference = references[first + j];
                 p.correct = p.predicted && answers_match(*p.predicted, p.reference);

@@ -117,10 +117,10 @@ public:
     }
 
     /// The text of `ids`: decode_piece of each id after its predecessor, with BOS and EOS contributing
-    /// no text (llama2.c never prints them), so decode(encode(s, true, false)) == s.
-    std::string decode(std::span<const std::int32_t> ids) const {
+    /// no text (llama2.c never prints them), so decode(encode(s, true, false)) == s. `prev` is the
+    /// token before ids[0] (-1: none), e.g. a prompt's last token when decoding its continuation.
+    std::string decode(std::span<const std::int32_t> ids, std::int32_t prev = -1) const {
         std::string out;
-        std::int32_t prev = -1;
         for (const std::int32_t id : ids) {
             const std::string_view p = decode_piece(prev, id);
             if (id != bos_id && id != eos_id) out.append(p);

@@ -1,0 +1,116 @@
+// `recur generate`: text from prompts with a KV-cached decoder: greedy or sampled, any r, cache
+// sharing, adaptive exit, continuous compute; text or one JSON line. Not here: the decoder (infer/).
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <recur/backends/cpu.hpp>
+#include <recur/infer/generate.hpp>
+#include <recur/io/load_model.hpp>
+#include <recur/io/tokenizer.hpp>
+
+#include "commands.hpp"
+#include "decode_flags.hpp"
+
+namespace {
+
+using B = recur::cpu;
+
+struct options {
+    std::string model, tokenizer;
+    std::vector<std::string> prompts;
+    std::int64_t r = 0, max_new_tokens = 256;
+    recur::sampling_options sampling;
+    recur_cli::decode_flags decode;
+    bool no_stop = false, json = false;
+};
+
+nlohmann::ordered_json summary_json(const recur::iteration_stats& s) {
+    nlohmann::ordered_json h = nlohmann::ordered_json::object();
+    for (const auto& [it, n] : s.histogram) h[std::to_string(it)] = n;
+    return {{"mean", s.mean}, {"min", s.min}, {"max", s.max}, {"histogram", h}};
+}
+
+int generate(const options& o) {
+    const auto m = recur::load_model<B>(o.model);
+    const auto tok = recur::load_llama2c_tokenizer(o.tokenizer, m.config().vocab_size);
+    recur::generation_options g;
+    g.max_new_tokens = o.max_new_tokens;
+    g.sampling = o.sampling;
+    g.decode = o.decode.to_options(o.r);
+    if (!o.no_stop) g.stop_tokens = {tok.bos(), tok.eos()};  // llama2.c ends a story at the next BOS
+    const std::vector<std::string> texts = o.prompts.empty() ? std::vector<std::string>{""} : o.prompts;
+    std::vector<std::vector<std::int32_t>> prompts;
+    for (const auto& t : texts) prompts.push_back(tok.encode(t, true, false));
+    const auto res = std::visit([&](const auto& model) { return recur::generate<B>(model, prompts, g); }, m.model);
+    const std::int64_t r = m.is_recurrent() ? (g.decode.r > 0 ? g.decode.r : std::get<recur::Recurrent<B>>(m.model).options.mean_r) : 1;
+    const auto stats = res.iteration_summary();
+    if (o.json) {
+        nlohmann::ordered_json outs = nlohmann::ordered_json::array();
+        for (std::size_t i = 0; i < texts.size(); ++i)
+            outs.push_back({{"prompt", texts[i]},
+                            {"text", tok.decode(res.tokens[i], prompts[i].back())},
+                            {"tokens", res.tokens[i]},
+                            {"iterations", res.iterations[i]}});
+        const nlohmann::ordered_json j{{"model", o.model},
+                                       {"r", r},
+                                       {"cache", g.decode.cache.name()},
+                                       {"exit", g.decode.exit.name()},
+                                       {"continuous", g.decode.continuous},
+                                       {"outputs", outs},
+                                       {"prompt_tokens", res.prompt_tokens},
+                                       {"generated_tokens", res.generated_tokens},
+                                       {"prefill_seconds", res.prefill_seconds},
+                                       {"decode_seconds", res.decode_seconds},
+                                       {"decode_tokens_per_s", res.decode_tokens_per_second()},
+                                       {"iterations", summary_json(stats)},
+                                       {"cache_bytes", res.cache_bytes},
+                                       {"cache_slots", res.cache_slots}};
+        std::cout << j.dump() << std::endl;
+        return 0;
+    }
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        if (i > 0) std::cout << "\n---\n";
+        std::cout << texts[i] << tok.decode(res.tokens[i], prompts[i].back()) << "\n";
+    }
+    std::cerr << std::fixed << std::setprecision(1) << "\n" << res.generated_tokens << " tokens, r " << r << ", "
+              << res.decode_tokens_per_second() << " tok/s decoding (" << res.prompt_tokens << " prompt tokens in "
+              << res.prefill_seconds << " s); iterations per token: mean " << std::setprecision(2) << stats.mean << " [";
+    for (const auto& [it, n] : stats.histogram) std::cerr << " " << it << ":" << n;
+    std::cerr << " ]; KV cache " << std::setprecision(2) << static_cast<double>(res.cache_bytes) / (1 << 20) << " MiB ("
+              << g.decode.cache.name() << ", " << res.cache_slots << " core slots)\n";
+    return 0;
+}
+
+}  // namespace
+
+namespace recur_cli {
+
+command add_generate(CLI::App& parent) {
+    auto* cmd = parent.add_subcommand("generate", "generate text with a KV-cached decoder at any recurrence depth");
+    auto o = std::make_shared<options>();
+    cmd->add_option("--model", o->model, "llama2.c .bin file, Hugging Face directory or recur model directory")->required();
+    cmd->add_option("--tokenizer", o->tokenizer, "llama2.c tokenizer file (e.g. tok512.bin)")->required();
+    cmd->add_option("--prompt", o->prompts, "prompt text; repeat for a batch (default: an empty prompt, BOS only)");
+    cmd->add_option("--r", o->r, "recurrence iterations per token, the maximum under --exit (default: the model's mean_r)")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
+    cmd->add_option("--max-new-tokens", o->max_new_tokens, "tokens to generate per prompt")
+        ->capture_default_str()
+        ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 20));
+    cmd->add_option("--temperature", o->sampling.temperature, "0: greedy")->capture_default_str();
+    cmd->add_option("--top-k", o->sampling.top_k, "keep the k most likely tokens (0: all)")->capture_default_str();
+    cmd->add_option("--top-p", o->sampling.top_p, "keep the smallest set reaching this probability (1: all)")
+        ->capture_default_str();
+    cmd->add_option("--seed", o->sampling.seed, "sampling seed")->capture_default_str();
+    o->decode.add_to(cmd);
+    cmd->add_flag("--no-stop", o->no_stop, "do not stop at BOS or EOS");
+    cmd->add_flag("--json", o->json, "print one JSON line with the outputs, iteration counts, speed and cache size");
+    return {cmd, [o] { return generate(*o); }};
+}
+
+}  // namespace recur_cli

@@ -37,3 +37,8 @@
 
 #include <recur/recurrence/recurrent.hpp>
 #include <recur/recurrence/sampler.hpp>
+#include <recur/infer/adaptive.hpp>
+#include <recur/infer/decoder.hpp>
+#include <recur/infer/generate.hpp>
+#include <recur/infer/kv_cache.hpp>
+#include <recur/infer/sampling.hpp>

@@ -1,16 +1,22 @@
-// `recur bench`: tokens/s of a recurrent model on the cpu backend, one JSON line.
+// `recur bench`: tokens/s of a recurrent model on the cpu backend (training step, inference forward, or
+// KV-cached decoding), one JSON line. Not here: the PyTorch side (benchmarks/peer_torch_*.py).
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include <recur/backends/cpu.hpp>
+#include <recur/infer/decoder.hpp>
 #include <recur/io/config_json.hpp>
+#include <recur/io/load_model.hpp>
 
 #include "commands.hpp"
 
@@ -97,6 +103,123 @@ int bench(const std::string& model_name, const std::string& mode, std::int64_t r
     return 0;
 }
 
+/// What `--mode decode` measures: `batch` rows, each prefilled with `prompt_tokens` random tokens, then
+/// `new_tokens` greedy decode steps at depth r against a KV cache shared across iterations by `cache`.
+struct decode_request {
+    std::int64_t r = 4, batch = 1, prompt_tokens = 16, new_tokens = 128;
+    std::string cache = "full";
+    double min_seconds = 3.0;
+};
+
+/// A model to decode with, its name in the JSON, and what was done to it.
+struct decode_model {
+    recur::Recurrent<B> model;
+    std::string name, note;
+};
+
+/// A named model (S, M, JSON) with random weights.
+decode_model named_decode_model(const std::string& name) {
+    const bench_model spec = named_model(name);
+    return {recur::Recurrent<B>(spec.config, spec.prelude, spec.core, spec.coda, recur::recurrence_options{}, 1), name,
+            "random weights"};
+}
+
+/// Any checkpoint load_model reads. An ordinary (non-recurrent) model of L >= 3 layers is retrofitted
+/// as prelude {0}, core {1 .. L-2}, coda {L-1} with a random concat adapter, so that r applies.
+decode_model loaded_decode_model(const std::string& path) {
+    auto loaded = recur::load_model<B>(path);
+    const std::string format = recur::model_format_name(loaded.format);
+    if (auto* m = std::get_if<recur::Recurrent<B>>(&loaded.model))
+        return {std::move(*m), path, "recurrent " + format + " model, as loaded"};
+    const auto& llama = std::get<recur::LlamaModel<B>>(loaded.model);
+    const auto layers = std::ssize(llama.layers.blocks);
+    recur::check(layers >= 3, "recur bench: --model '", path, "' has ", layers,
+                 " layers; retrofitting it for the benchmark needs at least 3 (prelude, core, coda)");
+    const auto spec = recur::surgery_spec::contiguous(1, layers - 2, 1);
+    std::string core = "{1";
+    core += layers > 3 ? " .. " + std::to_string(layers - 2) + "}" : "}";
+    return {recur::retrofit(llama, spec, recur::recurrence_options{}, 1), path,
+            "non-recurrent " + format + " model (" + std::to_string(layers) + " layers) retrofitted for the benchmark: " +
+                "prelude {0}, core " + core + ", coda {" + std::to_string(layers - 1) +
+                "}, random (untrained) concat adapter; only speed is meaningful"};
+}
+
+/// Times prefill and greedy decoding (argmax on the host); one JSON line.
+int bench_decode(decode_model dm, const decode_request& q) {
+    using clock = std::chrono::steady_clock;
+    recur::Recurrent<B>& model = dm.model;
+    const auto& c = model.config;
+    recur::check(q.batch >= 1 && q.batch <= 4096, "recur bench: --batch must be in [1, 4096] for --mode decode, got ", q.batch);
+    recur::check(q.prompt_tokens >= 1 && q.prompt_tokens < c.max_seq_len, "recur bench: --prompt-tokens must be in [1, ",
+                 c.max_seq_len - 1, "] (the model's max_seq_len ", c.max_seq_len, " leaves room for one new token), got ",
+                 q.prompt_tokens);
+    recur::check(q.new_tokens >= 1, "recur bench: --new-tokens must be >= 1, got ", q.new_tokens);
+    const std::int64_t new_tokens = std::min(q.new_tokens, c.max_seq_len - q.prompt_tokens);
+    recur::decode_options o;
+    o.r = q.r;
+    o.cache = recur::cache_policy::parse(q.cache);
+
+    recur::rng gen(2);
+    const auto vocab = static_cast<std::size_t>(c.vocab_size);
+    std::vector<std::vector<std::int32_t>> prompts(static_cast<std::size_t>(q.batch));
+    for (auto& p : prompts)
+        for (std::int64_t t = 0; t < q.prompt_tokens; ++t) p.push_back(static_cast<std::int32_t>(gen.next() % vocab));
+    std::vector<std::int64_t> rows(static_cast<std::size_t>(q.batch));
+    for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<std::int64_t>(i);
+    std::vector<std::int32_t> next(rows.size());
+    // next[first + i] = argmax of row i of logits (N, V).
+    const auto greedy = [&](const recur::Tensor<B>& logits, std::size_t first) {
+        const std::vector<float> host = logits.template to_host<float>();
+        for (std::size_t i = 0; i * vocab < host.size(); ++i) {
+            const auto row = host.begin() + static_cast<std::ptrdiff_t>(i * vocab);
+            next[first + i] = static_cast<std::int32_t>(std::max_element(row, row + static_cast<std::ptrdiff_t>(vocab)) - row);
+        }
+    };
+    struct timing {
+        double prefill = 0, decode = 0;
+        std::int64_t cache_bytes = 0, cache_slots = 0;
+    };
+    const auto run = [&] {
+        recur::decoder<B, recur::Recurrent<B>> dec(model, o, q.batch, q.prompt_tokens + new_tokens);
+        const auto t0 = clock::now();
+        for (std::size_t i = 0; i < rows.size(); ++i) greedy(dec.prefill(rows[i], prompts[i]), i);
+        const auto t1 = clock::now();
+        for (std::int64_t t = 0; t < new_tokens; ++t) greedy(dec.step(rows, next), 0);
+        const auto t2 = clock::now();
+        return timing{std::chrono::duration<double>(t1 - t0).count(), std::chrono::duration<double>(t2 - t1).count(),
+                      dec.cache().bytes(), dec.cache().core_slots()};
+    };
+    run();  // warm-up: primitives, pool
+    timing total;
+    std::int64_t repetitions = 0;
+    do {
+        const timing t = run();
+        total.prefill += t.prefill;
+        total.decode += t.decode;
+        total.cache_bytes = t.cache_bytes;
+        total.cache_slots = t.cache_slots;
+        ++repetitions;
+    } while (total.decode < q.min_seconds);
+    const double steps = static_cast<double>(repetitions * new_tokens);
+    const nlohmann::json out{{"model", dm.name},
+                             {"mode", "decode"},
+                             {"r", o.r},
+                             {"cache", o.cache.name()},
+                             {"cache_bytes", total.cache_bytes},
+                             {"cache_slots", total.cache_slots},
+                             {"batch", q.batch},
+                             {"prompt_tokens", q.prompt_tokens},
+                             {"new_tokens", new_tokens},
+                             {"repetitions", repetitions},
+                             {"prefill_ms", 1e3 * total.prefill / static_cast<double>(repetitions)},
+                             {"ms_per_token", 1e3 * total.decode / steps},
+                             {"tokens_per_s", steps * static_cast<double>(q.batch) / total.decode},
+                             {"parameters", recur::parameter_count<B>(model)},
+                             {"note", dm.note}};
+    std::cout << out.dump() << std::endl;
+    return 0;
+}
+
 }  // namespace
 
 namespace recur_cli {
@@ -104,20 +227,42 @@ namespace recur_cli {
 command add_bench(CLI::App& parent) {
     auto* cmd = parent.add_subcommand("bench", "tokens/s of a recurrent model on the cpu backend (one JSON line)");
     struct options {
-        std::string model = "S", mode = "train";
+        std::string model = "S", mode = "train", path;
         std::int64_t r = 4, k = -1, batch = 0, seq = 0;
         double min_seconds = 3.0;
+        decode_request decode;
     };
     auto o = std::make_shared<options>();
-    cmd->add_option("--model-config", o->model, "S, M, or a JSON file {\"model\": {...}, \"layers\": [P, R, C]}");
-    cmd->add_option("--mode", o->mode, "train (forward + backward) or fwd (inference)")
-        ->check(CLI::IsMember({"train", "fwd"}));
+    auto* config = cmd->add_option("--model-config", o->model, "S, M, or a JSON file {\"model\": {...}, \"layers\": [P, R, C]}");
+    auto* path = cmd->add_option("--model", o->path,
+                                 "decode only: a llama2.c file, Hugging Face or recur directory (an ordinary model is "
+                                 "retrofitted as prelude {0}, core {1 .. L-2}, coda {L-1})");
+    cmd->add_option("--mode", o->mode, "train (forward + backward), fwd (inference) or decode (KV-cached, greedy)")
+        ->check(CLI::IsMember({"train", "fwd", "decode"}));
     cmd->add_option("--r", o->r, "recurrence iterations")->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
     cmd->add_option("--k", o->k, "iterations with gradient (default: r)");
-    cmd->add_option("--batch", o->batch, "batch size (default: the model's)")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--batch", o->batch, "batch size (default: the model's; decode: 1 row)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--seq", o->seq, "sequence length (default: the model's)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--min-seconds", o->min_seconds, "measure for at least this long")->check(CLI::PositiveNumber);
-    return {cmd, [o] { return bench(o->model, o->mode, o->r, o->k < 0 ? o->r : o->k, o->batch, o->seq, o->min_seconds); }};
+    cmd->add_option("--prompt-tokens", o->decode.prompt_tokens, "decode: random prompt tokens prefilled per row")
+        ->capture_default_str();
+    cmd->add_option("--new-tokens", o->decode.new_tokens, "decode: greedy steps timed (capped at max_seq_len - prompt)")
+        ->capture_default_str();
+    cmd->add_option("--cache", o->decode.cache, "decode: KV cache sharing across iterations: full, compress:N or latest")
+        ->capture_default_str();
+    return {cmd, [o, config, path] {
+                if (o->mode != "decode") {
+                    recur::check(path->count() == 0, "recur bench: --model needs --mode decode (train and fwd take --model-config)");
+                    return bench(o->model, o->mode, o->r, o->k < 0 ? o->r : o->k, o->batch, o->seq, o->min_seconds);
+                }
+                recur::check(path->count() == 0 || config->count() == 0,
+                             "recur bench: give --model PATH or --model-config NAME, not both");
+                decode_request q = o->decode;
+                q.r = o->r;
+                q.batch = o->batch > 0 ? o->batch : 1;
+                q.min_seconds = o->min_seconds;
+                return bench_decode(path->count() > 0 ? loaded_decode_model(o->path) : named_decode_model(o->model), q);
+            }};
 }
 
 }  // namespace recur_cli

@@ -69,7 +69,7 @@ def per_iteration(ms, ms1, r):  # (ms/token at r - ms/token at r = 1) / (r - 1):
 
 
 print(f"{'model':12} {'r':>3} {'cache':>11} {'recur tok/s':>12} {'torch tok/s':>12} {'recur/torch':>12} "
-      f"{'ms/token':>9} {'/ r=1':>6} {'ms/iter':>8} {'torch ms/tok':>13} {'/ r=1':>6} {'ms/iter':>8} {'cache MB':>9} "
+      f"{'ms/token':>9} {'/ r=1':>6} {'ms/iter':>8} {'torch ms/tok':>13} {'/ r=1':>6} {'ms/iter':>8} {'cache MiB':>10} "
       f"{'threads':>8}")
 for case, j in best.items():
     model, r, cache = case.split(":", 2)
@@ -81,6 +81,6 @@ for case, j in best.items():
     torch_cols = f"{tms:13.2f} {tms / tms1:6.1f} {per_iteration(tms, tms1, r)}" if tms and tms1 else \
         f"{'-':>13} {'-':>6} {'-':>8}"
     print(f"{model:12} {r:3} {cache:>11} {j['tokens_per_s']:12.1f} {t.get('tokens_per_s', 0):12.1f} {ratio} "
-          f"{ms:9.2f} {ms / ms1:6.1f} {per_iteration(ms, ms1, r)} {torch_cols} {j['cache_bytes'] / 2**20:9.2f} "
+          f"{ms:9.2f} {ms / ms1:6.1f} {per_iteration(ms, ms1, r)} {torch_cols} {j['cache_bytes'] / 2**20:10.2f} "
           f"{j['threads']:>4}/{t.get('threads', '-')}")
 PY

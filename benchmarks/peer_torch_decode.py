@@ -15,6 +15,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from peer_torch_model import RMSNorm  # the same norm as the training peer (its main is guarded)
+
 # name -> (vocab, d, heads, kv heads, ffn, (prelude, core, coda), max_seq_len)
 MODELS = {
     "S": (4096, 256, 8, 4, 704, (2, 2, 2), 512),
@@ -29,15 +31,6 @@ def slot_of(policy, iteration):
     if policy == "latest":
         return 0
     return iteration % int(policy.split(":")[1])
-
-
-class RMSNorm(torch.nn.Module):
-    def __init__(self, d, eps=1e-5):
-        super().__init__()
-        self.weight, self.eps = torch.nn.Parameter(torch.ones(d)), eps
-
-    def forward(self, x):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
 
 
 class Block(torch.nn.Module):

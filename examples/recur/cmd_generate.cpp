@@ -48,7 +48,7 @@ int generate(const options& o) {
     std::vector<std::vector<std::int32_t>> prompts;
     for (const auto& t : texts) prompts.push_back(tok.encode(t, true, false));
     const auto res = std::visit([&](const auto& model) { return recur::generate<B>(model, prompts, g); }, m.model);
-    const std::int64_t r = m.is_recurrent() ? (g.decode.r > 0 ? g.decode.r : std::get<recur::Recurrent<B>>(m.model).options.mean_r) : 1;
+    const std::int64_t r = res.r;
     const auto stats = res.iteration_summary();
     if (o.json) {
         nlohmann::ordered_json outs = nlohmann::ordered_json::array();

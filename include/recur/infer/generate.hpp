@@ -41,6 +41,7 @@ struct generation_result {
     double prefill_seconds = 0, decode_seconds = 0;
     std::int64_t cache_bytes = 0;  ///< KV cache allocated at the end
     std::int64_t cache_slots = 0;  ///< core slots allocated (0 for an ordinary model)
+    std::int64_t r = 1;            ///< iterations per token the decoder ran at most (1 for an ordinary model)
 
     iteration_stats iteration_summary() const {
         iteration_stats s;
@@ -94,17 +95,16 @@ generation_result generate(const Model& m, const std::vector<std::vector<std::in
     std::vector<std::pair<float, std::int32_t>> scratch;
     std::vector<std::int64_t> active;
     std::vector<std::int32_t> next;
-    // Samples row i's next token from its logits; false when the row is finished.
+    // Samples row i's next token from its logits; queues it for the next step unless the row is finished.
     auto take = [&](std::size_t i, std::span<const float> logits, std::int64_t iterations) {
         const std::int32_t t = sample_token(logits, o.sampling, gens[i], &scratch);
-        if (std::find(o.stop_tokens.begin(), o.stop_tokens.end(), t) != o.stop_tokens.end()) return false;
+        if (std::find(o.stop_tokens.begin(), o.stop_tokens.end(), t) != o.stop_tokens.end()) return;
         res.tokens[i].push_back(t);
         res.iterations[i].push_back(iterations);
-        if (std::ssize(res.tokens[i]) >= o.max_new_tokens || dec.length(static_cast<std::int64_t>(i)) >= capacity) return false;
-        if (o.stop_when && o.stop_when(i, res.tokens[i])) return false;
+        if (std::ssize(res.tokens[i]) >= o.max_new_tokens || dec.length(static_cast<std::int64_t>(i)) >= capacity) return;
+        if (o.stop_when && o.stop_when(i, res.tokens[i])) return;
         active.push_back(static_cast<std::int64_t>(i));
         next.push_back(t);
-        return true;
     };
 
     const auto t0 = clock::now();
@@ -130,6 +130,7 @@ generation_result generate(const Model& m, const std::vector<std::vector<std::in
     res.decode_seconds = std::chrono::duration<double>(t2 - t1).count();
     res.cache_bytes = dec.cache().bytes();
     res.cache_slots = dec.cache().core_slots();
+    res.r = dec.options().r;
     return res;
 }
 

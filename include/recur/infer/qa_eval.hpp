@@ -97,13 +97,12 @@ std::vector<qa_run> evaluate_qa(const Model& m, const llama2c_tokenizer& tok, st
         prompts.push_back(std::move(ids));
         references.push_back(reference_answer(item.answer));
     }
-    // The completion's text up to the first stop string; npos-free when there is none.
-    auto cut = [&](std::string text) {
+    // Where the first stop string starts in text; text.size() when none occurs.
+    auto stop_at = [&](const std::string& text) {
         std::size_t end = text.size();
         for (const auto& s : o.stop_strings)
             if (const auto at = text.find(s); !s.empty() && at != std::string::npos) end = std::min(end, at);
-        text.resize(end);
-        return text;
+        return end;
     };
     std::vector<qa_run> runs;
     for (const auto r : o.r) {
@@ -113,10 +112,8 @@ std::vector<qa_run> evaluate_qa(const Model& m, const llama2c_tokenizer& tok, st
         g.decode = o.decode;
         g.decode.r = r;
         g.stop_when = [&](std::size_t, std::span<const std::int32_t> t) {
-            const std::string text = tok.decode(t);  // only searched for stop strings
-            for (const auto& s : o.stop_strings)
-                if (!s.empty() && text.find(s) != std::string::npos) return true;
-            return false;
+            const std::string text = tok.decode(t);
+            return stop_at(text) < text.size();
         };
         qa_run run;
         run.r = r;
@@ -132,7 +129,8 @@ std::vector<qa_run> evaluate_qa(const Model& m, const llama2c_tokenizer& tok, st
             for (std::size_t j = 0; j < chunk.size(); ++j) {
                 qa_prediction p;
                 p.line = items[first + j].line;
-                p.completion = cut(tok.decode(res.tokens[j], chunk[j].back()));
+                p.completion = tok.decode(res.tokens[j], chunk[j].back());
+                p.completion.resize(stop_at(p.completion));
                 p.predicted = o.extractor.extract(p.completion);
                 p.reference = references[first + j];
                 p.correct = p.predicted && answers_match(*p.predicted, p.reference);

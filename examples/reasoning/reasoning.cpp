@@ -1,0 +1,468 @@
+// The reasoning demo (issue 7, item 1): does retrofitted recurrence buy depth on a task that needs it?
+//
+// Task: a chain of dependent assignments mod 10, asked for the last variable, answered in one token
+// with no intermediate steps written:
+//     <s> q=4; x=q+7; c=x*3; h=c-9; ?h  ->  answer 3
+// The difficulty is the number of dependent steps after the first assignment. Every step is a
+// bijection of Z_10 (+c, -c, *u with u a unit), so no step can be skipped and each one needs the
+// previous value: a fixed-depth model runs out of layers, a recurrent one can loop.
+//
+// Pipeline (all from scratch, no data files):
+//   1. pretrain a small non-recurrent LlamaModel on difficulties 1..train_max (packed rows, loss on
+//      the answer tokens only);
+//   2. retrofit it (prelude / recurrent core / coda, passthrough adapter) and train with the 1-sqrt
+//      curriculum over r_bar, truncated backprop, Poisson-lognormal (n, k) and Muon + AdamW;
+//   3. controls at equal training FLOPs: the same recurrent shape from random init (same plan), and
+//      the pretrained model trained further (as many steps as reach the same FLOPs);
+//   4. exact-match accuracy per difficulty 1..test_max (beyond training) at test r in {1,2,4,...,32}.
+// Writes results.json, accuracy_vs_r.tsv, accuracy_vs_difficulty.tsv and curves.tsv to --out.
+// Not here: plotting (scripts/demo.sh runs gnuplot), the library pieces (include/recur).
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <recur/backends/cpu.hpp>
+#include <recur/data/token_batch.hpp>
+#include <recur/optim/muon_adamw.hpp>
+#include <recur/recurrence/recurrent.hpp>
+#include <recur/train/flops.hpp>
+#include <recur/train/trainer.hpp>
+
+#include "demos/report.hpp"
+
+namespace {
+
+using B = recur::cpu;
+using json = nlohmann::ordered_json;
+
+// ---------------------------------------------------------------------------------------------
+// The task
+
+/// Token ids: digits 0-9, variables a-z, then the punctuation.
+struct vocab {
+    static constexpr std::int32_t digit = 0, letter = 10, eq = 36, plus = 37, minus = 38, times = 39, semi = 40,
+                                  query = 41, bos = 42, pad = 43, size = 44;
+};
+
+/// One problem: its tokens (the answer last), the answer, the number of dependent steps.
+struct problem {
+    std::vector<std::int32_t> ids;
+    std::int32_t answer = 0;
+    int steps = 0;
+    std::vector<std::int32_t> values;  ///< the value of each assigned variable, in order (values.back() == answer)
+
+    /// Tokens of a problem with `steps` steps: <s> a=d; then steps x "v=u op d;", then "?v" and the answer.
+    static constexpr std::int64_t length(int steps) { return 8 + 6 * static_cast<std::int64_t>(steps); }
+};
+
+/// A random problem with `steps` dependent steps (1 <= steps <= 25: every variable is a distinct letter).
+problem make_problem(recur::rng& g, int steps) {
+    auto below = [&](std::int32_t n) { return static_cast<std::int32_t>(g.next() % static_cast<std::uint64_t>(n)); };
+    std::array<std::int32_t, 26> letters{};
+    for (std::int32_t i = 0; i < 26; ++i) letters[static_cast<std::size_t>(i)] = i;
+    for (std::int32_t i = 0; i <= steps; ++i) std::swap(letters[static_cast<std::size_t>(i)], letters[static_cast<std::size_t>(i + below(26 - i))]);
+    problem p;
+    p.steps = steps;
+    p.ids.reserve(static_cast<std::size_t>(problem::length(steps)));
+    std::int32_t value = below(10);
+    p.ids.insert(p.ids.end(), {vocab::bos, vocab::letter + letters[0], vocab::eq, vocab::digit + value, vocab::semi});
+    p.values.push_back(value);
+    static constexpr std::int32_t units[] = {3, 7, 9};
+    for (int s = 1; s <= steps; ++s) {
+        const std::int32_t op = below(3);
+        const std::int32_t c = op == 2 ? units[below(3)] : below(10);
+        value = op == 0 ? (value + c) % 10 : op == 1 ? (value + 10 - c) % 10 : (value * c) % 10;
+        p.ids.insert(p.ids.end(), {vocab::letter + letters[static_cast<std::size_t>(s)], vocab::eq,
+                                   vocab::letter + letters[static_cast<std::size_t>(s - 1)],
+                                   op == 0 ? vocab::plus : op == 1 ? vocab::minus : vocab::times, vocab::digit + c,
+                                   vocab::semi});
+        p.values.push_back(value);
+    }
+    p.ids.insert(p.ids.end(), {vocab::query, vocab::letter + letters[static_cast<std::size_t>(steps)], vocab::digit + value});
+    p.answer = value;
+    return p;
+}
+
+/// The problem as text ("<s> q=4; x=q+7; ?x 1").
+std::string render(const std::vector<std::int32_t>& ids) {
+    std::string s;
+    for (const auto t : ids) {
+        if (t < vocab::letter) s += static_cast<char>('0' + t);
+        else if (t < vocab::eq) s += static_cast<char>('a' + t - vocab::letter);
+        else if (t == vocab::bos) s += "<s> ";
+        else if (t == vocab::semi) s += "; ";
+        else if (t == vocab::query) s += "?";
+        else if (t != vocab::pad) s += "=+-*"[t - vocab::eq];
+    }
+    return s;
+}
+
+/// Training rows: problems of uniformly drawn difficulty in [lo, hi] packed back to back into rows of
+/// `seq` tokens (the tail padded), with a loss on each answer token only. Batch j is a function of
+/// (seed, j) alone; the cursor is j. Satisfies recur::TrainingData.
+class chain_stream {
+public:
+    chain_stream(std::uint64_t seed, int lo, int hi, bool dense) : seed_(seed), lo_(lo), hi_(hi), dense_(dense) {}
+
+    recur::token_batch next(std::int64_t /*step*/, std::int64_t batch, std::int64_t seq) {
+        recur::check(problem::length(hi_) <= seq, "reasoning: seq ", seq, " cannot hold a problem of ", hi_, " steps (",
+                     problem::length(hi_), " tokens)");
+        recur::rng g(recur::keyed::mix(seed_, static_cast<std::uint64_t>(draws_++)));
+        return recur::make_batch(batch, seq, [&](std::size_t, std::span<std::int32_t> ids, std::span<std::int32_t> targets) {
+            std::fill(ids.begin(), ids.end(), vocab::pad);
+            std::fill(targets.begin(), targets.end(), recur::token_batch::ignore);
+            for (std::size_t at = 0;;) {
+                const int steps = lo_ + static_cast<int>(g.next() % static_cast<std::uint64_t>(hi_ - lo_ + 1));
+                const auto length = static_cast<std::size_t>(problem::length(steps));
+                if (at + length > ids.size()) break;
+                const problem p = make_problem(g, steps);
+                std::copy(p.ids.begin(), p.ids.end(), ids.begin() + static_cast<std::ptrdiff_t>(at));
+                targets[at + length - 2] = p.ids[length - 1];  // "?v" -> the answer
+                if (dense_)  // each ';' also predicts the value just assigned (never shown in the input)
+                    for (int j = 0; j <= steps; ++j) targets[at + 4 + 6 * static_cast<std::size_t>(j)] = vocab::digit + p.values[static_cast<std::size_t>(j)];
+                at += length;
+            }
+        });
+    }
+    json cursor() const { return {{"draws", draws_}}; }
+    void restore(const nlohmann::json& j) { draws_ = j.at("draws").get<std::int64_t>(); }
+
+private:
+    std::uint64_t seed_;
+    int lo_, hi_;
+    bool dense_;
+    std::int64_t draws_ = 0;
+};
+
+/// A fixed test set: `count` problems per difficulty 1..max_steps, from `seed`.
+std::vector<std::vector<problem>> test_set(std::uint64_t seed, int max_steps, int count) {
+    std::vector<std::vector<problem>> out(static_cast<std::size_t>(max_steps));
+    for (int s = 1; s <= max_steps; ++s) {
+        recur::rng g(recur::keyed::mix(seed, static_cast<std::uint64_t>(s)));
+        for (int i = 0; i < count; ++i) out[static_cast<std::size_t>(s - 1)].push_back(make_problem(g, s));
+    }
+    return out;
+}
+
+/// Exact-match accuracy per difficulty: the argmax of the logits after "?v" is the answer.
+/// `logits_of(ids)` returns (N, T, V) logits for (N, T) ids.
+template <class Logits>
+std::vector<double> accuracy(const std::vector<std::vector<problem>>& tests, Logits&& logits_of) {
+    recur::no_grad off;
+    std::vector<double> acc;
+    for (const auto& group : tests) {
+        const std::int64_t n = static_cast<std::int64_t>(group.size()), t = problem::length(group[0].steps) - 1;
+        std::vector<std::int32_t> ids;
+        ids.reserve(static_cast<std::size_t>(n * t));
+        for (const auto& p : group) ids.insert(ids.end(), p.ids.begin(), p.ids.end() - 1);
+        const auto logits = logits_of(recur::Tensor<B>::from_host(ids, {n, t}));
+        const auto last = logits.slice(1, t - 1, 1).template to_host<float>();  // (n, 1, V)
+        std::int64_t right = 0;
+        for (std::int64_t i = 0; i < n; ++i) {
+            const float* row = last.data() + i * vocab::size;
+            right += std::max_element(row, row + vocab::size) - row == vocab::digit + group[static_cast<std::size_t>(i)].answer;
+        }
+        acc.push_back(static_cast<double>(right) / static_cast<double>(n));
+    }
+    return acc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training
+
+struct settings {
+    std::string out = "results/reasoning";
+    std::uint64_t seed = 1;
+    int train_max = 6, test_max = 12, test_count = 200;
+    std::int64_t d_model = 128, layers = 4, ffn = 384, heads = 4;
+    std::int64_t batch = 32, seq = 96;
+    std::int64_t pretrain_steps = 600, retrofit_steps = 300;
+    std::int64_t r_max = 8, s_max = 4;
+    double muon_lr = 0.02, adamw_lr = 3e-3;
+    std::string split = "1/2/1";
+    std::vector<std::int64_t> r = {1, 2, 4, 8, 16, 32};
+    bool dense = true;
+    bool quick = false;
+};
+
+json to_json(const settings& s) {
+    return {{"seed", s.seed},           {"train_difficulties", {1, s.train_max}}, {"test_difficulties", {1, s.test_max}},
+            {"test_problems_per_difficulty", s.test_count},
+            {"model", {{"d_model", s.d_model}, {"layers", s.layers}, {"ffn_dim", s.ffn}, {"heads", s.heads}, {"vocab", vocab::size}}},
+            {"batch", s.batch},         {"seq", s.seq},
+            {"pretrain_steps", s.pretrain_steps}, {"retrofit_steps", s.retrofit_steps},
+            {"curriculum", {{"kind", "1-sqrt"}, {"warmup_fraction", 0.75}, {"r_max", s.r_max}}},
+            {"backprop_depth", s.s_max},  {"optimizer", {{"kind", "muon_adamw"}, {"muon_lr", s.muon_lr}, {"adamw_lr", s.adamw_lr}}},
+            {"split", s.split},         {"test_r", s.r}};
+}
+
+recur::train_config train_plan(const settings& s, std::int64_t steps, bool recurrent) {
+    recur::train_config c;
+    c.steps = steps;
+    c.batch = s.batch;
+    c.seq = s.seq;
+    c.clip = 1.0;
+    c.lr.kind = recur::lr_kind::warmup_stable_decay;
+    c.lr.decay_fraction = 0.2;
+    c.seed = s.seed;
+    c.log_every = std::max<std::int64_t>(1, steps / 10);
+    if (recurrent) {
+        c.curriculum.kind = recur::ramp_kind::one_minus_sqrt;
+        c.curriculum.warmup_fraction = 0.75;
+        c.curriculum.r_max = s.r_max;
+        c.backprop.s_max = s.s_max;
+    }
+    return c;
+}
+
+/// Trains `model` on difficulties 1..train_max with Muon + AdamW for plan.steps steps; returns the curve.
+template <class Model>
+demo::curve train(Model& model, const settings& s, const recur::train_config& plan, std::uint64_t data_seed,
+                  const std::string& name) {
+    std::cout << "\n== " << name << ": " << plan.steps << " steps ==" << std::endl;
+    chain_stream data(data_seed, 1, s.train_max, s.dense);
+    recur::muon_adamw_options o;
+    o.muon.lr = s.muon_lr;
+    o.adamw.lr = s.adamw_lr;
+    recur::muon_adamw<B> opt(recur::named_parameters<B>(model), o);
+    recur::trainer<B, Model, chain_stream, recur::muon_adamw<B>> t(model, data, opt, plan);
+    demo::curve c{name, {}};
+    while (t.step_index() < plan.steps) c.add(t.step());
+    return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct model_result {
+    std::string name;
+    double pretraining_flops = 0, training_flops = 0;
+    std::int64_t steps = 0;
+    std::vector<std::vector<double>> accuracy;  // [r][difficulty]; one row for a non-recurrent model
+};
+
+double mean_of(const std::vector<double>& v, int lo, int hi) {  // difficulties lo..hi (1-based)
+    double sum = 0;
+    for (int d = lo; d <= hi; ++d) sum += v[static_cast<std::size_t>(d - 1)];
+    return sum / (hi - lo + 1);
+}
+
+int run(settings s) {
+    if (s.quick) {
+        s.pretrain_steps = 4;
+        s.retrofit_steps = 3;
+        s.test_count = 8;
+        s.test_max = 3;
+        s.train_max = 2;
+        s.d_model = 32;
+        s.ffn = 64;
+        s.batch = 4;
+        s.seq = 32;
+        s.r = {1, 2};
+    }
+    recur::check(s.train_max >= 1 && s.test_max >= s.train_max && s.test_max <= 25, "reasoning: need 1 <= --train-max <= --test-max <= 25");
+    const auto split = [&] {
+        std::vector<std::int64_t> parts;
+        std::size_t at = 0;
+        while (at <= s.split.size()) {
+            const auto slash = s.split.find('/', at);
+            const std::string item = s.split.substr(at, slash == std::string::npos ? std::string::npos : slash - at);
+            recur::check(!item.empty() && item.find_first_not_of("0123456789") == std::string::npos,
+                         "reasoning: --split '", s.split, "' is not P/C/Q layer counts (like 1/2/1)");
+            parts.push_back(std::stoll(item));
+            if (slash == std::string::npos) break;
+            at = slash + 1;
+        }
+        recur::check(parts.size() == 3 && parts[1] >= 1 && parts[0] + parts[1] + parts[2] == s.layers, "reasoning: --split '",
+                     s.split, "' must be three counts P/C/Q with C >= 1 summing to --layers ", s.layers);
+        return recur::surgery_spec::contiguous(parts[0], parts[1], parts[2]);
+    }();
+    const auto started = std::chrono::steady_clock::now();
+    std::filesystem::create_directories(s.out);
+
+    recur::model_config mc;
+    mc.vocab_size = vocab::size;
+    mc.d_model = s.d_model;
+    mc.n_heads = s.heads;
+    mc.n_kv_heads = s.heads;
+    mc.ffn_dim = s.ffn;
+    mc.n_layers = s.layers;
+    mc.max_seq_len = std::max<std::int64_t>(s.seq, problem::length(s.test_max));
+
+    recur::rng example_gen(s.seed);
+    std::cout << "task: " << render(make_problem(example_gen, 3).ids) << "   (difficulty 3; the last token is the answer)\n"
+              << "train on difficulties 1.." << s.train_max << ", test on 1.." << s.test_max << std::endl;
+    const auto tests = test_set(recur::keyed::mix(s.seed, 7), s.test_max, s.test_count);
+
+    // 1. Pretrain the non-recurrent model.
+    recur::LlamaModel<B> base(mc, s.seed);
+    const auto pre_curve = train(base, s, train_plan(s, s.pretrain_steps, false), s.seed, "pretrain (non-recurrent)");
+    const double pre_flops = pre_curve.steps.back().flops;
+    std::vector<model_result> results;
+    results.push_back({"pretrained (non-recurrent)", pre_flops, 0, 0,
+                       {accuracy(tests, [&](const auto& ids) { return base.forward(ids); })}});
+
+    // 2. Retrofit and train with the curriculum.
+    recur::recurrence_options ro;
+    ro.adapter = recur::adapter_init::passthrough;
+    ro.seed = s.seed;
+    auto retro = recur::retrofit(base, split, ro, s.seed);
+    const auto plan = train_plan(s, s.retrofit_steps, true);
+    const auto retro_curve = train(retro, s, plan, recur::keyed::mix(s.seed, 1), "retrofit (recurrent, pretrained init)");
+    const double budget = retro_curve.steps.back().flops;
+
+    // 3a. The same recurrent shape from random init, same plan and data.
+    ro.adapter = recur::adapter_init::random;
+    recur::Recurrent<B> scratch(mc, split, ro, s.seed + 100);
+    const auto scratch_curve = train(scratch, s, plan, recur::keyed::mix(s.seed, 1), "recurrent from random init");
+
+    // 3b. The pretrained model trained further for the same FLOPs.
+    const double per_step = recur::training_flops_per_token<B>(base) * static_cast<double>(s.batch * s.seq);
+    const auto more_steps = static_cast<std::int64_t>(std::ceil(budget / per_step));
+    const auto more_curve = train(base, s, train_plan(s, more_steps, false), recur::keyed::mix(s.seed, 1),
+                                  "non-recurrent trained further");
+
+    auto at_r = [&](auto& m) {
+        std::vector<std::vector<double>> rows;
+        for (const auto r : s.r) rows.push_back(accuracy(tests, [&](const auto& ids) { return m.forward(ids, r); }));
+        return rows;
+    };
+    std::cout << "\nevaluating " << s.test_count << " problems per difficulty..." << std::endl;
+    results.push_back({"retrofit (recurrent)", pre_flops, budget, s.retrofit_steps, at_r(retro)});
+    results.push_back({"recurrent from random init", 0, scratch_curve.steps.back().flops, s.retrofit_steps, at_r(scratch)});
+    results.push_back({"non-recurrent trained further", pre_flops, more_curve.steps.back().flops, more_steps,
+                       {accuracy(tests, [&](const auto& ids) { return base.forward(ids); })}});
+
+    // Tables: mean accuracy on trained and on harder difficulties, per model and r; then per difficulty.
+    auto percent = [](double v) { return demo::fixed(100 * v, 1); };
+    std::vector<std::string> header{"model", "train FLOPs"};
+    for (const auto r : s.r) header.push_back("r=" + std::to_string(r));
+    std::vector<std::vector<std::string>> seen, unseen;
+    for (const auto& m : results) {
+        std::vector<std::string> a{m.name, demo::flops(m.training_flops)}, b = a;
+        for (std::size_t i = 0; i < s.r.size(); ++i) {
+            const auto& row = m.accuracy[std::min(i, m.accuracy.size() - 1)];
+            a.push_back(percent(mean_of(row, 1, s.train_max)));
+            b.push_back(s.test_max > s.train_max ? percent(mean_of(row, s.train_max + 1, s.test_max)) : "-");
+        }
+        seen.push_back(a);
+        unseen.push_back(b);
+    }
+    std::cout << "\nexact-match accuracy (%), difficulties 1.." << s.train_max << " (trained):\n" << demo::table(header, seen);
+    if (s.test_max > s.train_max)
+        std::cout << "\nexact-match accuracy (%), difficulties " << s.train_max + 1 << ".." << s.test_max
+                  << " (harder than any trained):\n" << demo::table(header, unseen);
+    std::vector<std::string> dheader{"model @ r"};
+    for (int d = 1; d <= s.test_max; ++d) dheader.push_back("d" + std::to_string(d));
+    std::vector<std::vector<std::string>> per_difficulty;
+    for (const auto& m : results)
+        for (std::size_t i = 0; i < m.accuracy.size(); ++i) {
+            std::vector<std::string> row{m.name + (m.accuracy.size() > 1 ? " @ r=" + std::to_string(s.r[i]) : "")};
+            for (const double v : m.accuracy[i]) row.push_back(percent(v));
+            per_difficulty.push_back(row);
+        }
+    std::cout << "\naccuracy (%) per difficulty (chance 10):\n" << demo::table(dheader, per_difficulty);
+
+    // Files.
+    json models = json::array();
+    std::vector<demo::series> vs_r, vs_difficulty;
+    for (const auto& m : results) {
+        json acc = json::array();
+        demo::series all{m.name, {}, {}};
+        for (std::size_t i = 0; i < s.r.size(); ++i) {
+            const auto& row = m.accuracy[std::min(i, m.accuracy.size() - 1)];
+            acc.push_back({{"r", s.r[i]}, {"accuracy", row}, {"mean_trained", mean_of(row, 1, s.train_max)},
+                           {"mean_harder", s.test_max > s.train_max ? mean_of(row, s.train_max + 1, s.test_max) : NAN},
+                           {"mean_all", mean_of(row, 1, s.test_max)}});
+            all.x.push_back(static_cast<double>(s.r[i]));
+            all.y.push_back(mean_of(row, 1, s.test_max));
+        }
+        vs_r.push_back(all);
+        if (m.accuracy.size() > 1)
+            for (std::size_t i = 0; i < s.r.size(); ++i) {
+                demo::series d{m.name + " @ r=" + std::to_string(s.r[i]), {}, m.accuracy[i]};
+                for (int k = 1; k <= s.test_max; ++k) d.x.push_back(k);
+                if (m.name.rfind("retrofit", 0) == 0) vs_difficulty.push_back(d);
+            }
+        models.push_back({{"name", m.name},
+                          {"recurrent", m.accuracy.size() > 1},
+                          {"pretraining_flops", m.pretraining_flops},
+                          {"training_flops", m.training_flops},
+                          {"total_flops", m.pretraining_flops + m.training_flops},
+                          {"steps", m.steps},
+                          {"results", acc}});
+    }
+    json curves = json::array();
+    for (const auto* c : {&pre_curve, &retro_curve, &scratch_curve, &more_curve}) curves.push_back(c->to_json());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const std::filesystem::path out(s.out);
+    demo::write_json(out / "results.json", {{"demo", "reasoning"},
+                                             {"run", demo::run_info()},
+                                             {"seconds", seconds},
+                                             {"config", to_json(s)},
+                                             {"difficulties", [&] {
+                                                  std::vector<int> d;
+                                                  for (int k = 1; k <= s.test_max; ++k) d.push_back(k);
+                                                  return d;
+                                              }()},
+                                             {"metric", "exact-match accuracy of the answer token (argmax), chance 0.1"},
+                                             {"flops_formula", "6 x (prelude + coda + head + k x (core + adapter)) + 2 x n x (core + adapter) params per token; non-recurrent: 6 x (layers + head)"},
+                                             {"models", models},
+                                             {"curves", curves}});
+    demo::write_series_tsv(out / "accuracy_vs_r.tsv", vs_r);
+    demo::write_series_tsv(out / "accuracy_vs_difficulty.tsv", vs_difficulty);
+    demo::write_series_tsv(out / "curves.tsv", {pre_curve.smoothed(), retro_curve.smoothed(), scratch_curve.smoothed(),
+                                                more_curve.smoothed()});
+    std::cout << "reasoning: done in " << demo::fixed(seconds, 0) << " s" << std::endl;
+    for (const auto& m : results)
+        for (const auto& row : m.accuracy)
+            for (const double v : row)
+                if (!std::isfinite(v)) return 1;
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"recur demo: retrofitted recurrence on a synthetic multi-step reasoning task"};
+    settings s;
+    app.add_option("--out", s.out, "results folder")->capture_default_str();
+    app.add_option("--seed", s.seed, "seed of models, data and tests")->capture_default_str();
+    app.add_option("--train-max", s.train_max, "hardest difficulty in training")->capture_default_str()->check(CLI::Range(1, 25));
+    app.add_option("--test-max", s.test_max, "hardest difficulty tested")->capture_default_str()->check(CLI::Range(1, 25));
+    app.add_option("--test-count", s.test_count, "test problems per difficulty")->capture_default_str()->check(CLI::Range(1, 100000));
+    app.add_option("--d-model", s.d_model, "width")->capture_default_str()->check(CLI::Range(8, 4096));
+    app.add_option("--layers", s.layers, "layers of the pretrained model")->capture_default_str()->check(CLI::Range(1, 64));
+    app.add_option("--batch", s.batch, "rows per step")->capture_default_str()->check(CLI::Range(1, 4096));
+    app.add_option("--seq", s.seq, "tokens per row")->capture_default_str()->check(CLI::Range(16, 4096));
+    app.add_option("--pretrain-steps", s.pretrain_steps, "steps of pretraining")->capture_default_str()->check(CLI::Range(1, 10000000));
+    app.add_option("--retrofit-steps", s.retrofit_steps, "steps of recurrent training")->capture_default_str()->check(CLI::Range(1, 10000000));
+    app.add_option("--r-max", s.r_max, "curriculum's final mean recurrence")->capture_default_str()->check(CLI::Range(1, 1024));
+    app.add_option("--backprop", s.s_max, "iterations with gradient (s)")->capture_default_str()->check(CLI::Range(1, 1024));
+    app.add_option("--muon-lr", s.muon_lr, "Muon learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--adamw-lr", s.adamw_lr, "AdamW learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+    app.add_option("--split", s.split, "prelude/core/coda layer counts")->capture_default_str();
+    app.add_option("--r", s.r, "test recurrences")->capture_default_str()->delimiter(',');
+    app.add_flag("!--answer-only", s.dense, "train on the answer tokens only (default: every ';' also predicts its value)");
+    app.add_flag("--quick", s.quick, "a tiny run (smoke test)");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    try {
+        for (const auto r : s.r) recur::check(r >= 1, "reasoning: --r values must be >= 1, got ", r);
+        return run(s);
+    } catch (const std::exception& e) {
+        std::cerr << "reasoning: " << e.what() << std::endl;
+        return 1;
+    }
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every build, test and benchmark dependency of recur from Debian's packages.
+# Installs every build, test and benchmark dependency of recur from Debian's packages, plus any
+# package named as an argument (scripts/demo.sh adds gnuplot-nox for its plots).
 # Idempotent: packages already present are skipped; nothing outside apt is fetched.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers libxsimd-dev xtl-dev libeigen3-dev
   catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev
+  "$@"
 )
 
 missing=()

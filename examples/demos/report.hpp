@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -30,14 +31,17 @@ struct series {
     std::vector<double> x, y;
 };
 
-/// Writes `curves` as gnuplot data: per curve a block headed by "# name" with one "x<TAB>y" row per
-/// point, blocks separated by two blank lines (gnuplot's `index i`). Atomic.
+/// Writes `curves` as gnuplot data: per curve a block whose first row is the quoted name (for
+/// `title columnheader(1)`), then one "x<TAB>y" row per point; blocks are separated by two blank
+/// lines (gnuplot's `index i`). Atomic.
 inline void write_series_tsv(const std::filesystem::path& path, const std::vector<series>& curves) {
     recur::write_file_atomically(path, [&](std::ostream& out) {
         out << std::setprecision(8);
         for (std::size_t c = 0; c < curves.size(); ++c) {
             if (c > 0) out << "\n\n";
-            out << "# " << curves[c].name << "\n";
+            std::string name = curves[c].name;
+            std::replace(name.begin(), name.end(), '"', '\'');
+            out << '"' << name << "\"\t\"y\"\n";
             for (std::size_t i = 0; i < curves[c].x.size(); ++i) out << curves[c].x[i] << "\t" << curves[c].y[i] << "\n";
         }
     });

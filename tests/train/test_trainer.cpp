@@ -143,6 +143,24 @@ TEST_CASE("a tiny recurrent model trained from scratch learns to copy", "[train]
     CHECK(t.flops_spent() > 0);
 }
 
+TEST_CASE("a non-recurrent model trains without a curriculum and counts its FLOPs", "[train]") {
+    LlamaModel<B> model(tiny_config(), 5);
+    copy_task data;
+    muon_adamw<B> opt(named_parameters<B>(model), fast_lr());
+    std::ostringstream log;
+    auto run = tiny_run(3);
+    run.curriculum.r_max = 4;  // ignored: a LlamaModel has no recurrence
+    trainer<B, LlamaModel<B>, copy_task, muon_adamw<B>> t(model, data, opt, run, log);
+    for (int i = 0; i < 3; ++i) {
+        const auto m = t.step();
+        CHECK(m.mean_r == 1);
+        CHECK(m.n == 0);
+        CHECK(m.k == 1);
+    }
+    const double tokens = 3.0 * 32 * static_cast<double>(copy_task{}.seq());
+    CHECK(t.flops_spent() == Approx(training_flops_per_token<B>(model) * tokens).epsilon(1e-12));
+}
+
 TEST_CASE("resuming from a checkpoint continues bit-exactly", "[train][resume]") {
     const test::scratch_dir dir("recur_test_trainer_resume");
     auto make = [] {

@@ -81,8 +81,10 @@ public:
     step_metrics step() {
         check(step_ < config_.steps, "recur::trainer: the run's ", config_.steps, " steps are done");
         const auto start = std::chrono::steady_clock::now();
-        const std::int64_t r_bar = config_.curriculum.mean_r(step_, config_.steps);
-        const std::int64_t s = config_.backprop.depth(step_, config_.steps, r_bar);
+        // A non-recurrent model has no curriculum: it reports r 1 (n 0, k 1).
+        constexpr bool recurrent = detail::is_recurrent_v<Model>;
+        const std::int64_t r_bar = recurrent ? config_.curriculum.mean_r(step_, config_.steps) : 1;
+        const std::int64_t s = recurrent ? config_.backprop.depth(step_, config_.steps, r_bar) : 1;
         const double lr = config_.lr(step_, config_.steps);
         step_metrics m;
         m.total = config_.steps;
@@ -92,14 +94,14 @@ public:
         std::int64_t step_tokens = 0;
         for (std::int64_t micro = 0; micro < config_.micro_batches; ++micro) {
             const std::uint64_t draw = static_cast<std::uint64_t>(step_ * config_.micro_batches + micro);
-            const iteration_split split = config_.split == split_mode::fixed
+            const iteration_split split = !recurrent || config_.split == split_mode::fixed
                                               ? fixed_split(r_bar, s)
                                               : poisson_lognormal_sampler{config_.sigma, config_.seed}(draw, r_bar, s);
             const auto batch = data_.next(step_, config_.batch, config_.seq);  // every micro-batch: its own rows
             const auto ids = Tensor<B>::from_host(batch.ids, {config_.batch, config_.seq});
             const auto targets = Tensor<B>::from_host(batch.targets, {config_.batch, config_.seq});
             Tensor<B> loss;
-            if constexpr (detail::is_recurrent_v<Model>)
+            if constexpr (recurrent)
                 loss = model_.loss(ids, targets, split, draw);
             else
                 loss = model_.loss(ids, targets);

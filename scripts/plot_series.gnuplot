@@ -1,0 +1,16 @@
+# Plots every curve of a demo series file (examples/demos/report.hpp: write_series_tsv) into one PNG.
+# Usage: gnuplot -e "file='a.tsv'; out='a.png'; heading='...'; xlab='...'; ylab='...'; logx=1; logy=0" scripts/plot_series.gnuplot
+if (!exists("logx")) logx = 0
+if (!exists("logy")) logy = 0
+set terminal pngcairo size 900,560 font "sans,11"
+set output out
+set title heading
+set xlabel xlab
+set ylabel ylab
+set grid
+set key outside bottom center horizontal maxrows 3 noenhanced
+if (logx) set logscale x 2
+if (logy) set logscale y
+if (logx > 1) set logscale x 10; set format x "10^{%L}"
+stats file nooutput
+plot for [i=0:STATS_blocks-1] file index i using 1:2 with linespoints lw 2 pt 7 ps 0.8 title columnheader(1)

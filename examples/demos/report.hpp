@@ -83,6 +83,22 @@ struct curve {
     }
 };
 
+/// Wall time per phase: lap(name) records the seconds since the previous lap (or construction).
+struct stopwatch {
+    using clock = std::chrono::steady_clock;
+    clock::time_point first = clock::now(), last = first;
+    nlohmann::ordered_json laps = nlohmann::ordered_json::object();
+
+    double lap(const std::string& name) {
+        const auto now = clock::now();
+        const double s = std::chrono::duration<double>(now - last).count();
+        laps[name] = s;
+        last = now;
+        return s;
+    }
+    double total() const { return std::chrono::duration<double>(clock::now() - first).count(); }
+};
+
 /// Where and when the run happened: UTC date, CPU model, hardware threads, OpenMP threads.
 inline nlohmann::ordered_json run_info() {
     const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());

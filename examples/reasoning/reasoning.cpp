@@ -40,25 +40,29 @@ using B = recur::cpu;
 using json = nlohmann::ordered_json;
 using namespace reasoning;
 
-/// Exact-match accuracy per difficulty: the argmax of the logits after "?v" is the answer.
-/// `logits_of(ids)` returns (N, T, V) logits for (N, T) ids.
+/// Exact-match accuracy per difficulty, one row per logits tensor that `logits_of(ids)` returns for
+/// (N, T) ids (one per test r of a recurrent model): right when the argmax after "?v" is the answer.
 template <class Logits>
-std::vector<double> accuracy(const std::vector<std::vector<problem>>& tests, Logits&& logits_of) {
+std::vector<std::vector<double>> accuracy(const std::vector<std::vector<problem>>& tests, Logits&& logits_of) {
     recur::no_grad off;
-    std::vector<double> acc;
-    for (const auto& group : tests) {
+    std::vector<std::vector<double>> acc;
+    for (std::size_t d = 0; d < tests.size(); ++d) {
+        const auto& group = tests[d];
         const std::int64_t n = static_cast<std::int64_t>(group.size()), t = problem::length(group[0].steps) - 1;
         std::vector<std::int32_t> ids;
         ids.reserve(static_cast<std::size_t>(n * t));
         for (const auto& p : group) ids.insert(ids.end(), p.ids.begin(), p.ids.end() - 1);
-        const auto logits = logits_of(recur::Tensor<B>::from_host(ids, {n, t}));
-        const auto last = logits.slice(1, t - 1, 1).template to_host<float>();  // (n, 1, V)
-        std::int64_t right = 0;
-        for (std::int64_t i = 0; i < n; ++i) {
-            const float* row = last.data() + i * vocab::size;
-            right += std::max_element(row, row + vocab::size) - row == vocab::digit + group[static_cast<std::size_t>(i)].answer;
+        const std::vector<recur::Tensor<B>> all = logits_of(recur::Tensor<B>::from_host(ids, {n, t}));
+        acc.resize(all.size(), std::vector<double>(tests.size()));
+        for (std::size_t k = 0; k < all.size(); ++k) {
+            const auto last = all[k].slice(1, t - 1, 1).template to_host<float>();  // (n, 1, V)
+            std::int64_t right = 0;
+            for (std::int64_t i = 0; i < n; ++i) {
+                const float* row = last.data() + i * vocab::size;
+                right += std::max_element(row, row + vocab::size) - row == vocab::digit + group[static_cast<std::size_t>(i)].answer;
+            }
+            acc[k][d] = static_cast<double>(right) / static_cast<double>(n);
         }
-        acc.push_back(static_cast<double>(right) / static_cast<double>(n));
     }
     return acc;
 }
@@ -69,7 +73,7 @@ std::vector<double> accuracy(const std::vector<std::vector<problem>>& tests, Log
 struct settings {
     std::string out = "results/reasoning";
     std::uint64_t seed = 1;
-    int train_max = 6, test_max = 12, test_count = 200;
+    int train_max = 6, test_max = 12, test_count = 100;
     std::int64_t d_model = 128, layers = 4, ffn = 384, heads = 4;
     std::int64_t batch = 32, seq = 96;
     std::int64_t pretrain_steps = 600, retrofit_steps = 300;
@@ -172,7 +176,7 @@ int run(settings s) {
                      s.split, "' must be three counts P/C/Q with C >= 1 summing to --layers ", s.layers);
         return recur::surgery_spec::contiguous(parts[0], parts[1], parts[2]);
     }();
-    const auto started = std::chrono::steady_clock::now();
+    demo::stopwatch clock;
     std::filesystem::create_directories(s.out);
 
     recur::model_config mc;
@@ -193,9 +197,12 @@ int run(settings s) {
     recur::LlamaModel<B> base(mc, s.seed);
     const auto pre_curve = train(base, s, train_plan(s, s.pretrain_steps, false), s.seed, "pretrain (non-recurrent)");
     const double pre_flops = pre_curve.steps.back().flops;
+    clock.lap("pretrain");
     std::vector<model_result> results;
-    results.push_back({"pretrained (non-recurrent)", pre_flops, 0, 0,
-                       {accuracy(tests, [&](const auto& ids) { return base.forward(ids); })}});
+    auto flat = [&](const recur::LlamaModel<B>& m) {  // a non-recurrent model: one row
+        return accuracy(tests, [&](const auto& ids) { return std::vector{m.forward(ids)}; });
+    };
+    results.push_back({"pretrained (non-recurrent)", pre_flops, 0, 0, flat(base)});
 
     // 2. Retrofit and train with the curriculum.
     recur::recurrence_options ro;
@@ -205,28 +212,29 @@ int run(settings s) {
     const auto plan = train_plan(s, s.retrofit_steps, true);
     const auto retro_curve = train(retro, s, plan, recur::keyed::mix(s.seed, 1), "retrofit (recurrent, pretrained init)");
     const double budget = retro_curve.steps.back().flops;
+    clock.lap("retrofit");
 
     // 3a. The same recurrent shape from random init, same plan and data.
     ro.adapter = recur::adapter_init::random;
     recur::Recurrent<B> scratch(mc, split, ro, s.seed + 100);
     const auto scratch_curve = train(scratch, s, plan, recur::keyed::mix(s.seed, 1), "recurrent from random init");
+    clock.lap("random_init");
 
     // 3b. The pretrained model trained further for the same FLOPs.
     const double per_step = recur::training_flops_per_token<B>(base) * static_cast<double>(s.batch * s.seq);
     const auto more_steps = static_cast<std::int64_t>(std::ceil(budget / per_step));
     const auto more_curve = train(base, s, train_plan(s, more_steps, false), recur::keyed::mix(s.seed, 1),
                                   "non-recurrent trained further");
+    clock.lap("trained_further");
 
-    auto at_r = [&](auto& m) {
-        std::vector<std::vector<double>> rows;
-        for (const auto r : s.r) rows.push_back(accuracy(tests, [&](const auto& ids) { return m.forward(ids, r); }));
-        return rows;
+    auto at_r = [&](const recur::Recurrent<B>& m) {  // every test r from one pass of max(r) iterations
+        return accuracy(tests, [&](const auto& ids) { return m.forward_at(ids, s.r); });
     };
     std::cout << "\nevaluating " << s.test_count << " problems per difficulty..." << std::endl;
     results.push_back({"retrofit (recurrent)", pre_flops, budget, s.retrofit_steps, at_r(retro)});
     results.push_back({"recurrent from random init", 0, scratch_curve.steps.back().flops, s.retrofit_steps, at_r(scratch)});
-    results.push_back({"non-recurrent trained further", pre_flops, more_curve.steps.back().flops, more_steps,
-                       {accuracy(tests, [&](const auto& ids) { return base.forward(ids); })}});
+    results.push_back({"non-recurrent trained further", pre_flops, more_curve.steps.back().flops, more_steps, flat(base)});
+    clock.lap("evaluation");
 
     // Tables: mean accuracy on trained and on harder difficulties, per model and r; then per difficulty.
     auto percent = [](double v) { return demo::fixed(100 * v, 1); };
@@ -289,11 +297,12 @@ int run(settings s) {
     }
     json curves = json::array();
     for (const auto* c : {&pre_curve, &retro_curve, &scratch_curve, &more_curve}) curves.push_back(c->to_json());
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double seconds = clock.total();
     const std::filesystem::path out(s.out);
     demo::write_json(out / "results.json", {{"demo", "reasoning"},
                                              {"run", demo::run_info()},
                                              {"seconds", seconds},
+                                             {"phase_seconds", clock.laps},
                                              {"config", to_json(s)},
                                              {"difficulties", [&] {
                                                   std::vector<int> d;
@@ -346,6 +355,8 @@ int main(int argc, char** argv) {
         return app.exit(e);
     }
     try {
+        std::sort(s.r.begin(), s.r.end());
+        s.r.erase(std::unique(s.r.begin(), s.r.end()), s.r.end());
         for (const auto r : s.r) recur::check(r >= 1, "reasoning: --r values must be >= 1, got ", r);
         return run(s);
     } catch (const std::exception& e) {

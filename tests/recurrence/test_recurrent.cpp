@@ -168,6 +168,23 @@ TEST_CASE("the trace reports the final state and per-iteration relative change",
     CHECK(max_abs_diff(a, m.forward(ids, {1, 1}, 5).to_host<float>()) > 0);
 }
 
+TEST_CASE("forward_at gives forward(ids, r) for every r of a sweep from one pass", "[recurrence]") {
+    using B = cpu;
+    Recurrent<B> m(tiny_config(0.1), 1, 2, 1, recurrence_options{}, 2);
+    const auto [ids, targets] = tokens<B>();
+    no_grad off;
+    const std::vector<std::int64_t> rs{1, 2, 5, 8};
+    const auto all = m.forward_at(ids, rs, 3);
+    REQUIRE(all.size() == rs.size());
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+        INFO("r = " << rs[i]);
+        CHECK(max_abs_diff(all[i].to_host<float>(), m.forward(ids, {0, rs[i]}, 3).to_host<float>()) == 0);
+    }
+    CHECK_THROWS_WITH(m.forward_at(ids, {}), Contains("no iteration counts"));
+    CHECK_THROWS_WITH(m.forward_at(ids, {2, 2}), Contains("strictly increasing"));
+    CHECK_THROWS_WITH(m.forward_at(ids, {0, 1}), Contains(">= 1"));
+}
+
 TEST_CASE("bad surgery specs and iteration counts are rejected", "[recurrence][errors]") {
     using B = reference;
     auto c = tiny_config();

@@ -164,6 +164,25 @@ struct Recurrent {
     /// Fixed r iterations (inference or the fixed training mode with all r recorded when grad is on).
     Tensor<B> forward(const Tensor<B>& ids, std::int64_t r) const { return forward(ids, iteration_split{0, r}); }
 
+    /// Logits (B, T, V) after each of the iteration counts `rs` (strictly increasing, >= 1), from one
+    /// pass of rs.back() iterations: the same values as forward(ids, r) for each r at a fraction of
+    /// the cost (test-time sweeps over r). Throws recur::error on an empty or unordered list.
+    std::vector<Tensor<B>> forward_at(const Tensor<B>& ids, const std::vector<std::int64_t>& rs, std::uint64_t step = 0) const {
+        check(ids.dim() == 2, "recur::Recurrent: ids must be (B, T), got ", ids.shape());
+        check(!rs.empty(), "recur::Recurrent::forward_at: no iteration counts given");
+        for (std::size_t i = 0; i < rs.size(); ++i)
+            check(rs[i] >= 1 && (i == 0 || rs[i] > rs[i - 1]), "recur::Recurrent::forward_at: iteration counts must be "
+                  ">= 1 and strictly increasing, got ", rs[i], i == 0 ? "" : " after ", i == 0 ? 0 : rs[i - 1]);
+        const Tensor<B> e = prelude.forward(embed_tokens.forward(ids));
+        Tensor<B> s = initial_state(e, step);
+        std::vector<Tensor<B>> out;
+        for (std::int64_t i = 1; i <= rs.back(); ++i) {
+            s = iterate(s, e, nullptr);
+            if (i == rs[out.size()]) out.push_back(lm_head.forward(norm.forward(coda.forward(s))));
+        }
+        return out;
+    }
+
     /// s_0 for the prelude output e (B, T, C) whose tokens sit at positions pos0 .. pos0 + T - 1.
     /// The noise of element (b, t, c) is a function of (options.seed, step, b, pos0 + t, c) alone, so a
     /// token decoded on its own gets the state it has inside a full-sequence forward.

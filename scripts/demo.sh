@@ -52,7 +52,7 @@ cmake --build --preset release -j "$(nproc)" --target reasoning retrofit_tinysto
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 bin=build/release/examples
 plot() {  # plot FILE.tsv TITLE XLABEL YLABEL LOGX [LOGY]
-  gnuplot -e "file='$1'; out='${1%.tsv}.png'; heading='$2'; xlab='$3'; ylab='$4'; logx=$5; logy=${6:-0}" \
+  gnuplot -e "file='$1'; blocks=$(grep -c '^"' "$1"); out='${1%.tsv}.png'; heading='$2'; xlab='$3'; ylab='$4'; logx=$5; logy=${6:-0}" \
     scripts/plot_series.gnuplot
   echo "plot: ${1%.tsv}.png"
 }
@@ -64,7 +64,7 @@ if [[ $only != tinystories ]]; then
     "test recurrence r" "accuracy" 1
   plot "$out/reasoning/accuracy_vs_difficulty.tsv" "Reasoning: retrofitted model, accuracy per difficulty" \
     "difficulty (dependent steps)" "accuracy" 0
-  plot "$out/reasoning/curves.tsv" "Reasoning: training loss vs training FLOPs" "training FLOPs" "loss" 2 1
+  plot "$out/reasoning/curves.tsv" "Reasoning: training loss vs cumulative training FLOPs" "training FLOPs" "loss" 0 1
 fi
 if [[ $only != reasoning ]]; then
   "$bin/retrofit_tinystories" --data-dir "$data_dir" --out "$out/retrofit_tinystories" "${extra[@]}"

@@ -57,15 +57,16 @@ struct curve {
     std::vector<recur::step_metrics> steps;
 
     void add(const recur::step_metrics& m) { steps.push_back(m); }
-    /// Loss smoothed over a trailing window of `window` steps, against FLOPs (for plots).
-    series smoothed(std::int64_t window = 10) const {
+    /// Loss smoothed over a trailing window of `window` steps, against FLOPs plus `flops_offset`
+    /// (the FLOPs spent before this run, e.g. pretraining), for plots.
+    series smoothed(std::int64_t window = 10, double flops_offset = 0) const {
         series s{name, {}, {}};
         double sum = 0;
         for (std::size_t i = 0; i < steps.size(); ++i) {
             sum += steps[i].loss;
             if (i >= static_cast<std::size_t>(window)) sum -= steps[i - static_cast<std::size_t>(window)].loss;
             const double n = static_cast<double>(std::min<std::size_t>(i + 1, static_cast<std::size_t>(window)));
-            s.x.push_back(steps[i].flops);
+            s.x.push_back(flops_offset + steps[i].flops);
             s.y.push_back(sum / n);
         }
         return s;

@@ -315,8 +315,10 @@ int run(settings s) {
                                              {"curves", curves}});
     demo::write_series_tsv(out / "accuracy_vs_r.tsv", vs_r);
     demo::write_series_tsv(out / "accuracy_vs_difficulty.tsv", vs_difficulty);
-    demo::write_series_tsv(out / "curves.tsv", {pre_curve.smoothed(), retro_curve.smoothed(), scratch_curve.smoothed(),
-                                                more_curve.smoothed()});
+    // Training curves against cumulative FLOPs: the retrofit and the further training continue
+    // where pretraining stopped; the random-init model starts from zero.
+    demo::write_series_tsv(out / "curves.tsv", {pre_curve.smoothed(), retro_curve.smoothed(10, pre_flops),
+                                                scratch_curve.smoothed(), more_curve.smoothed(10, pre_flops)});
     std::cout << "reasoning: done in " << demo::fixed(seconds, 0) << " s" << std::endl;
     for (const auto& m : results)
         for (const auto& row : m.accuracy)

@@ -189,7 +189,9 @@ int run(settings s) {
     mc.max_seq_len = std::max<std::int64_t>(s.seq, problem::length(s.test_max));
 
     recur::rng example_gen(s.seed);
-    std::cout << "task: " << render(make_problem(example_gen, 3).ids) << "   (difficulty 3; the last token is the answer)\n"
+    const problem example = make_problem(example_gen, 3);
+    std::cout << "task: " << render({example.ids.begin(), example.ids.end() - 1}) << "  -> " << example.answer
+              << "   (difficulty 3: three dependent steps)\n"
               << "train on difficulties 1.." << s.train_max << ", test on 1.." << s.test_max << std::endl;
     const auto tests = test_set(recur::keyed::mix(s.seed, 7), s.test_max, s.test_count);
 

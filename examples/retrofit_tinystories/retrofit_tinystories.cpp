@@ -62,10 +62,12 @@ struct options {
     std::string out = "results/retrofit_tinystories";
     std::string split;  // "P/C/Q" layer lists, e.g. "0/2-3/4"; empty: chosen from the layer analysis
     std::int64_t core = 2;  // core layers when the analysis chooses the split
-    std::int64_t steps = 120, batch = 16, seq = 256;
+    std::int64_t steps = 360, batch = 16, seq = 256;
     std::int64_t r_max = 8, backprop = 4;  // curriculum target r_bar and backprop depth s
     std::vector<std::int64_t> r{1, 2, 4, 8, 16, 32};
-    double muon_lr = 4e-3, adamw_lr = 1e-3;
+    // Learning rates, tuned per model (see the demo's report): healing the retrofit needs a larger
+    // Muon step than fine-tuning the converged source, which larger steps only push off its optimum.
+    double muon_lr = 4e-3, adamw_lr = 1e-4, baseline_muon_lr = 3e-4, baseline_adamw_lr = 3e-5;
     std::int64_t eval_tokens = 16384, eval_batch = 16;
     std::int64_t sample_tokens = 120;
     std::uint64_t seed = 1;
@@ -198,10 +200,10 @@ recur::data_phases story_data(std::span<const std::int32_t> ids, const options& 
     return d;
 }
 
-recur::muon_adamw_options optimizer_options(const options& o) {
+recur::muon_adamw_options optimizer_options(double muon_lr, double adamw_lr) {
     recur::muon_adamw_options opt;
-    opt.muon.lr = o.muon_lr;
-    opt.adamw.lr = o.adamw_lr;
+    opt.muon.lr = muon_lr;
+    opt.adamw.lr = adamw_lr;
     return opt;
 }
 
@@ -221,9 +223,10 @@ recur::train_config base_train_config(const options& o, std::int64_t steps) {
 /// Trains `m` for config.steps steps on the stories and returns the run's line (without losses) and curve.
 template <class Model>
 std::pair<model_result, demo::curve> train(Model& m, const std::string& name, const recur::train_config& config,
+                                           const recur::muon_adamw_options& optimizer,
                                            std::span<const std::int32_t> train_ids, const options& o) {
     auto data = story_data(train_ids, o, m.config.vocab_size);
-    recur::muon_adamw<B> opt(recur::named_parameters<B>(m), optimizer_options(o));
+    recur::muon_adamw<B> opt(recur::named_parameters<B>(m), optimizer);
     recur::trainer<B, Model, recur::data_phases, recur::muon_adamw<B>> t(m, data, opt, config);
     demo::curve curve{name, {}};
     while (t.step_index() < config.steps) curve.add(t.step());
@@ -287,11 +290,13 @@ int run(const options& o) {
     } else {
         split = recur::suggest_split(report, o.core);
         const auto [p, c] = recur::detail::seam(split);
+        const auto kept = split.prelude.size() + split.core.size() + split.coda.size();
         std::ostringstream w;
-        w << "suggest_split with a core of " << o.core << " layers keeps " << 2 * o.core
-          << " layers (prelude and coda together as deep as the core) and drops the block whose removal changes the "
-             "core's input least: seam distance d(h_"
-          << p << ", h_" << c << ") = " << demo::fixed(report.distance[p][c], 4);
+        w << "suggest_split for a core of " << o.core << " layers keeps " << kept << " of " << cfg.n_layers
+          << " layers (prelude and coda together as deep as the core) and drops layers "
+          << recur::detail::layer_ranges(recur::detail::dropped_layers(split, cfg.n_layers))
+          << ", the block whose removal changes the core's input least: seam distance d(h_" << p << ", h_" << c
+          << ") = " << demo::fixed(report.distance[p][c], 4);
         why = w.str();
     }
     std::cout << "layer analysis of the source model on the evaluation windows:\n";
@@ -317,7 +322,8 @@ int run(const options& o) {
     rec_config.split = recur::split_mode::poisson_lognormal;
     std::cout << "training the recurrent model: " << o.steps << " steps of " << o.batch << " x " << o.seq
               << " tokens, r_bar up to " << o.r_max << ", backprop depth up to " << o.backprop << std::endl;
-    auto [rec_result, rec_curve] = train(rec, "recurrent (retrofit)", rec_config, train_text.ids, o);
+    auto [rec_result, rec_curve] = train(rec, "recurrent (retrofit)", rec_config,
+                                           optimizer_options(o.muon_lr, o.adamw_lr), train_text.ids, o);
     clock.lap("train recurrent");
 
     // 6. Baseline: the original model, fine-tuned for (at least) the same training FLOPs.
@@ -331,7 +337,8 @@ int run(const options& o) {
     base_config.curriculum = {recur::ramp_kind::constant, 0, 1, 1};  // no recurrence: r_bar = 1, n = 0, k = 1
     base_config.backprop = {recur::ramp_kind::constant, 0, 1, 1};
     base_config.split = recur::split_mode::fixed;
-    auto [base_result, base_curve] = train(base, "baseline (fine-tuned, equal FLOPs)", base_config, train_text.ids, o);
+    auto [base_result, base_curve] = train(base, "baseline (fine-tuned, equal FLOPs)", base_config,
+                                           optimizer_options(o.baseline_muon_lr, o.baseline_adamw_lr), train_text.ids, o);
     clock.lap("train baseline");
 
     // 7. Validation loss after training.
@@ -373,6 +380,7 @@ int run(const options& o) {
                                 {"injection", "concat_adapter"}, {"mean_r", ropts.mean_r},
                                 {"backprop_depth", ropts.backprop_depth}}},
                 {"optimizer", {{"kind", "muon_adamw"}, {"muon_lr", o.muon_lr}, {"adamw_lr", o.adamw_lr},
+                               {"baseline_muon_lr", o.baseline_muon_lr}, {"baseline_adamw_lr", o.baseline_adamw_lr},
                                {"muon_weight_decay", recur::muon_options{}.weight_decay},
                                {"adamw_weight_decay", recur::adamw_options{}.weight_decay}}},
                 {"train_recurrent", recur::to_json(rec_config)},
@@ -462,10 +470,16 @@ int main(int argc, char** argv) {
     app.add_option("--core", o.core, "core layers when the layer analysis chooses the split")
         ->capture_default_str()
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{1024}));
-    app.add_option("--muon-lr", o.muon_lr, "Muon learning rate (transformer and adapter matrices)")
+    app.add_option("--muon-lr", o.muon_lr, "recurrent run: Muon learning rate (block and adapter matrices)")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    app.add_option("--adamw-lr", o.adamw_lr, "AdamW learning rate (embeddings, head, norms)")
+    app.add_option("--adamw-lr", o.adamw_lr, "recurrent run: AdamW learning rate (embeddings, head, norms)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--baseline-muon-lr", o.baseline_muon_lr, "baseline run: Muon learning rate")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--baseline-adamw-lr", o.baseline_adamw_lr, "baseline run: AdamW learning rate")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
     app.add_option("--seed", o.seed, "seeds the data order, the (n, k) draws and the state noise")->capture_default_str();

@@ -359,9 +359,7 @@ int run(const options& o) {
         samples_text << "== " << label << " ==\n" << text << "\n\n";
         std::cout << "== " << label << " ==\n" << text << "\n" << std::endl;
     };
-    const std::int64_t deep = std::min<std::int64_t>(8, o.r.back());
-    add_sample("recurrent, r = 1", sample_story(rec, tok, 1, o));
-    add_sample("recurrent, r = " + std::to_string(deep), sample_story(rec, tok, deep, o));
+    for (const std::int64_t r : {1, 8}) add_sample("recurrent, r = " + std::to_string(r), sample_story(rec, tok, r, o));
     add_sample("baseline", sample_story(base, tok, 1, o));
     add_sample("source", sample_story(source, tok, 1, o));
     clock.lap("samples");

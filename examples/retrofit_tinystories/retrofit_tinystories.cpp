@@ -27,10 +27,6 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-// text_corpus.hpp first: its detail::read_text_file(std::string, std::string_view) and safetensors.hpp's
-// (std::filesystem::path, const char*) make its own call ambiguous when both are visible there.
-#include <recur/io/text_corpus.hpp>
-
 #include <recur/backends/cpu.hpp>
 #include <recur/data/data_phases.hpp>
 #include <recur/data/packed_tokens.hpp>
@@ -38,6 +34,7 @@
 #include <recur/infer/loss_eval.hpp>
 #include <recur/io/llama2c.hpp>
 #include <recur/io/recur_model.hpp>
+#include <recur/io/text_corpus.hpp>
 #include <recur/io/tokenizer.hpp>
 #include <recur/optim/muon_adamw.hpp>
 #include <recur/recurrence/layer_analysis.hpp>

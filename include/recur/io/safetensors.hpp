@@ -32,6 +32,7 @@
 #include <recur/core/error.hpp>
 #include <recur/core/tensor.hpp>
 #include <recur/io/atomic_file.hpp>
+#include <recur/io/read_text.hpp>
 #include <recur/nn/module.hpp>
 
 namespace recur {
@@ -136,13 +137,6 @@ inline std::string name_list(const std::vector<std::string>& names, std::size_t 
 }
 
 /// Reads a whole (small) text file; io_error naming `what` and the path if it cannot.
-inline std::string read_text_file(const std::filesystem::path& path, const char* what) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) io_fail(what, ": cannot open '", path.string(), "'");
-    std::ostringstream os;
-    os << f.rdbuf();
-    return os.str();
-}
 
 }  // namespace detail
 

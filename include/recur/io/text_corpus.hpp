@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <recur/core/error.hpp>
+#include <recur/io/read_text.hpp>
 #include <recur/io/tokenizer.hpp>
 
 namespace recur {
@@ -73,13 +74,6 @@ inline const std::string* string_field(const nlohmann::json& j, const char* key)
 }
 
 /// Reads a whole file; `who` names the caller in io_error messages.
-inline std::string read_text_file(const std::string& path, std::string_view who) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) io_fail(who, ": cannot open '", path, "'");
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    if (f.bad()) io_fail(who, ": '", path, "': read failed");
-    return text;
-}
 
 /// Documents of a JSONL file: one object per non-blank line, with a string "text", or strings
 /// "question" and "answer" (GSM8K) joined by a newline.

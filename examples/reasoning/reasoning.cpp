@@ -76,7 +76,7 @@ struct settings {
     int train_max = 6, test_max = 12, test_count = 100;
     std::int64_t d_model = 128, layers = 4, ffn = 384, heads = 4;
     std::int64_t batch = 32, seq = 96;
-    std::int64_t pretrain_steps = 600, retrofit_steps = 300;
+    std::int64_t pretrain_steps = 500, retrofit_steps = 250;
     std::int64_t r_max = 8, s_max = 4;
     double muon_lr = 0.02, adamw_lr = 3e-3;
     std::string split = "1/2/1";

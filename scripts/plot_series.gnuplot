@@ -9,6 +9,7 @@ set title heading
 set xlabel xlab
 set ylabel ylab
 set grid
+set rmargin 8
 set key outside bottom center horizontal maxrows 3 noenhanced
 if (logx) set logscale x 2
 if (logy) set logscale y

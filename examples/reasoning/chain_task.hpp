@@ -88,7 +88,7 @@ public:
     chain_stream(std::uint64_t seed, int lo, int hi, bool dense) : seed_(seed), lo_(lo), hi_(hi), dense_(dense) {}
 
     recur::token_batch next(std::int64_t /*step*/, std::int64_t batch, std::int64_t seq) {
-        recur::check(problem::length(hi_) <= seq, "reasoning: seq ", seq, " cannot hold a problem of ", hi_, " steps (",
+        recur::check(problem::length(hi_) <= seq, "reasoning::chain_stream: seq ", seq, " cannot hold a problem of ", hi_, " steps (",
                      problem::length(hi_), " tokens)");
         recur::rng g(recur::keyed::mix(seed_, static_cast<std::uint64_t>(draws_++)));
         return recur::make_batch(batch, seq, [&](std::size_t, std::span<std::int32_t> ids, std::span<std::int32_t> targets) {

@@ -159,20 +159,20 @@ int run(settings s) {
         s.seq = 32;
         s.r = {1, 2};
     }
-    recur::check(s.train_max >= 1 && s.test_max >= s.train_max && s.test_max <= 25, "reasoning: need 1 <= --train-max <= --test-max <= 25");
+    recur::check(s.train_max >= 1 && s.test_max >= s.train_max && s.test_max <= 25, "need 1 <= --train-max <= --test-max <= 25");
     const auto split = [&] {
         std::vector<std::int64_t> parts;
         std::size_t at = 0;
         while (at <= s.split.size()) {
             const auto slash = s.split.find('/', at);
             const std::string item = s.split.substr(at, slash == std::string::npos ? std::string::npos : slash - at);
-            recur::check(!item.empty() && item.find_first_not_of("0123456789") == std::string::npos,
-                         "reasoning: --split '", s.split, "' is not P/C/Q layer counts (like 1/2/1)");
+            recur::check(!item.empty() && item.size() <= 3 && item.find_first_not_of("0123456789") == std::string::npos,
+                         "--split '", s.split, "' is not P/C/Q layer counts (like 1/2/1)");
             parts.push_back(std::stoll(item));
             if (slash == std::string::npos) break;
             at = slash + 1;
         }
-        recur::check(parts.size() == 3 && parts[1] >= 1 && parts[0] + parts[1] + parts[2] == s.layers, "reasoning: --split '",
+        recur::check(parts.size() == 3 && parts[1] >= 1 && parts[0] + parts[1] + parts[2] == s.layers, "--split '",
                      s.split, "' must be three counts P/C/Q with C >= 1 summing to --layers ", s.layers);
         return recur::surgery_spec::contiguous(parts[0], parts[1], parts[2]);
     }();
@@ -361,7 +361,7 @@ int main(int argc, char** argv) {
     try {
         std::sort(s.r.begin(), s.r.end());
         s.r.erase(std::unique(s.r.begin(), s.r.end()), s.r.end());
-        for (const auto r : s.r) recur::check(r >= 1, "reasoning: --r values must be >= 1, got ", r);
+        for (const auto r : s.r) recur::check(r >= 1, "--r values must be >= 1, got ", r);
         return run(s);
     } catch (const std::exception& e) {
         std::cerr << "reasoning: " << e.what() << std::endl;

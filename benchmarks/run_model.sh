@@ -10,8 +10,8 @@ cmake --preset release >/dev/null
 cmake --build --preset release --target recur_cli >/dev/null
 recur=./build/release/examples/recur
 {
-  "$recur" bench --model-config S --mode train --r 4 --k 4 --min-seconds 8
-  "$recur" bench --model-config S --mode train --r 8 --k 4 --min-seconds 8
+  "$recur" bench --model-config S --mode train --r 4 --k 4 --optimizer none --min-seconds 8
+  "$recur" bench --model-config S --mode train --r 8 --k 4 --optimizer none --min-seconds 8
   "$recur" bench --model-config S --mode fwd --r 4 --min-seconds 8
   "$recur" bench --model-config S --mode fwd --r 16 --min-seconds 8
 } > "$out/recur_model_s.jsonl"

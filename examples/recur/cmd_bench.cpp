@@ -1,5 +1,15 @@
-// `recur bench`: tokens/s of a recurrent model on the cpu backend (training step, inference forward, or
-// KV-cached decoding), one JSON line. Not here: the PyTorch side (benchmarks/peer_torch_*.py).
+// `recur bench`: tokens/s of a recurrent model on the cpu backend (training step with the optimizer,
+// inference forward, or KV-cached decoding), model FLOPs and peak RSS, one JSON line.
+// Not here: the PyTorch side (benchmarks/peer_torch_*.py).
+//
+// Model FLOPs per token (train/flops.hpp, plus attention):
+//   train: 6 x (P_prelude + P_coda + P_head + k x (P_core + P_adapter)) + 2 x n x (P_core + P_adapter)
+//          + attention: 3 x A x (prelude + coda + k x core layers) + A x n x core layers
+//   fwd:   2 x (P_prelude + P_coda + P_head + r x (P_core + P_adapter)) + A x (prelude + coda + r x core layers)
+//   A = 4 x n_heads x head_dim x (T + 1) / 2, one layer's causal attention forward per token (q k^T and
+//   p v, 2 FLOPs per multiply-add, (T + 1) / 2 keys on average).
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -17,6 +27,8 @@
 #include <recur/infer/decoder.hpp>
 #include <recur/io/config_json.hpp>
 #include <recur/io/load_model.hpp>
+#include <recur/optim/muon_adamw.hpp>
+#include <recur/train/flops.hpp>
 
 #include "commands.hpp"
 
@@ -59,8 +71,28 @@ bench_model named_model(const std::string& name) {
     return m;
 }
 
+/// Peak resident set size of this process so far, MiB.
+double peak_rss_mib() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+/// Model FLOPs per token of a training step at `split` (train) or a forward at r = split.n + split.k
+/// (fwd), by the formula at the top of this file.
+double model_flops_per_token(recur::Recurrent<B>& m, recur::iteration_split split, std::int64_t seq, bool train) {
+    const recur::model_config& c = m.config;
+    const double attention = 4.0 * static_cast<double>(c.n_heads * c.resolved_head_dim()) * static_cast<double>(seq + 1) / 2.0;
+    const auto once = static_cast<double>(m.prelude.blocks.size() + m.coda.blocks.size());
+    const auto core = static_cast<double>(m.core.blocks.size());
+    const auto n = static_cast<double>(split.n), k = static_cast<double>(split.k);
+    if (train) return recur::training_flops_per_token<B>(m, split) + attention * (3.0 * (once + k * core) + n * core);
+    // A forward costs a third of a recorded training iteration: 2 FLOPs per parameter.
+    return recur::training_flops_per_token<B>(m, {0, split.n + split.k}) / 3.0 + attention * (once + (n + k) * core);
+}
+
 int bench(const std::string& model_name, const std::string& mode, std::int64_t r, std::int64_t k, std::int64_t batch,
-          std::int64_t seq, double min_seconds) {
+          std::int64_t seq, double min_seconds, bool optimizer_step) {
     bench_model spec = named_model(model_name);
     if (batch > 0) spec.batch = batch;
     if (seq > 0) spec.seq = seq;
@@ -75,10 +107,17 @@ int bench(const std::string& model_name, const std::string& mode, std::int64_t r
     const auto tt = recur::Tensor<B>::from_host(targets, {spec.batch, spec.seq});
     const recur::iteration_split split{r - k, k};
     std::uint64_t step = 0;
+    std::unique_ptr<recur::muon_adamw<B>> opt;
+    if (mode == "train" && optimizer_step) opt = std::make_unique<recur::muon_adamw<B>>(recur::named_parameters<B>(model));
     auto run = [&] {
         if (mode == "train") {
             recur::backward(model.loss(ti, tt, split, step++));
-            recur::zero_grad<B>(model);
+            if (opt) {
+                opt->step(1e-3);  // a tiny multiplier: the weights stay near their start over many steps
+                opt->zero_grad();
+            } else {
+                recur::zero_grad<B>(model);
+            }
         } else {
             const recur::no_grad off;
             model.forward(ti, r);
@@ -95,9 +134,21 @@ int bench(const std::string& model_name, const std::string& mode, std::int64_t r
         elapsed = std::chrono::duration<double>(clock::now() - start).count();
     } while (elapsed < min_seconds);
     const double tokens_per_s = static_cast<double>(steps * spec.batch * spec.seq) / elapsed;
-    const nlohmann::json out{{"model", model_name}, {"mode", mode}, {"r", r}, {"k", mode == "train" ? k : 0},
-                             {"batch", spec.batch}, {"seq", spec.seq}, {"steps", steps},
-                             {"seconds_per_step", elapsed / static_cast<double>(steps)}, {"tokens_per_s", tokens_per_s},
+    const double flops = model_flops_per_token(model, mode == "train" ? split : recur::iteration_split{0, r}, spec.seq,
+                                               mode == "train");
+    const nlohmann::json out{{"model", model_name},
+                             {"mode", mode},
+                             {"r", r},
+                             {"k", mode == "train" ? k : 0},
+                             {"optimizer", mode == "train" ? (opt ? "muon_adamw" : "none") : "-"},
+                             {"batch", spec.batch},
+                             {"seq", spec.seq},
+                             {"steps", steps},
+                             {"seconds_per_step", elapsed / static_cast<double>(steps)},
+                             {"tokens_per_s", tokens_per_s},
+                             {"model_flops_per_token", flops},
+                             {"model_gflops", flops * tokens_per_s / 1e9},
+                             {"peak_rss_mib", peak_rss_mib()},
                              {"parameters", recur::parameter_count<B>(model)}};
     std::cout << out.dump() << std::endl;
     return 0;
@@ -227,7 +278,7 @@ namespace recur_cli {
 command add_bench(CLI::App& parent) {
     auto* cmd = parent.add_subcommand("bench", "tokens/s of a recurrent model on the cpu backend (one JSON line)");
     struct options {
-        std::string model = "S", mode = "train", path;
+        std::string model = "S", mode = "train", path, optimizer = "muon_adamw";
         std::int64_t r = 4, k = -1, batch = 0, seq = 0;
         double min_seconds = 3.0;
         decode_request decode;
@@ -237,10 +288,13 @@ command add_bench(CLI::App& parent) {
     auto* path = cmd->add_option("--model", o->path,
                                  "decode only: a llama2.c file, Hugging Face or recur directory (an ordinary model is "
                                  "retrofitted as prelude {0}, core {1 .. L-2}, coda {L-1})");
-    cmd->add_option("--mode", o->mode, "train (forward + backward), fwd (inference) or decode (KV-cached, greedy)")
+    cmd->add_option("--mode", o->mode, "train (forward + backward + optimizer step), fwd (inference) or decode (KV-cached, greedy)")
         ->check(CLI::IsMember({"train", "fwd", "decode"}));
     cmd->add_option("--r", o->r, "recurrence iterations")->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
     cmd->add_option("--k", o->k, "iterations with gradient (default: r)");
+    cmd->add_option("--optimizer", o->optimizer, "train: muon_adamw (a full step) or none (forward + backward only)")
+        ->check(CLI::IsMember({"muon_adamw", "none"}))
+        ->capture_default_str();
     cmd->add_option("--batch", o->batch, "batch size (default: the model's; decode: 1 row)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--seq", o->seq, "sequence length (default: the model's)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--min-seconds", o->min_seconds, "measure for at least this long")->check(CLI::PositiveNumber);
@@ -253,7 +307,8 @@ command add_bench(CLI::App& parent) {
     return {cmd, [o, config, path] {
                 if (o->mode != "decode") {
                     recur::check(path->count() == 0, "recur bench: --model needs --mode decode (train and fwd take --model-config)");
-                    return bench(o->model, o->mode, o->r, o->k < 0 ? o->r : o->k, o->batch, o->seq, o->min_seconds);
+                    return bench(o->model, o->mode, o->r, o->k < 0 ? o->r : o->k, o->batch, o->seq, o->min_seconds,
+                                 o->optimizer == "muon_adamw");
                 }
                 recur::check(path->count() == 0 || config->count() == 0,
                              "recur bench: give --model PATH or --model-config NAME, not both");

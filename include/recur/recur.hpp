@@ -23,6 +23,7 @@
 #include <recur/ops/embedding.hpp>
 #include <recur/ops/linear.hpp>
 #include <recur/ops/matmul.hpp>
+#include <recur/ops/matmul_precision.hpp>
 #include <recur/ops/reduce.hpp>
 #include <recur/ops/rms_norm.hpp>
 #include <recur/ops/rope.hpp>

@@ -50,3 +50,43 @@ TEST_CASE("cpu backend matches the reference backend on every op", "[cpu]") {
         }
     }
 }
+
+TEST_CASE("under matmul_precision::bf16 the cpu GEMMs match the reference's bf16-rounded products", "[cpu][bf16]") {
+    const auto n = GENERATE(as<std::int64_t>{}, 1, 7, 33, 257);
+    for (const auto& c : test::op_cases<reference, cpu>(n)) {
+        if (c.name.rfind("matmul", 0) != 0 && c.name.rfind("linear", 0) != 0) continue;
+        DYNAMIC_SECTION(c.name << " n=" << n) {
+            const auto exact = run_on<cpu>(c, 99);
+            const matmul_precision_scope bf16(matmul_precision::bf16);
+            run_result<cpu> got;
+            try {
+                got = run_on<cpu>(c, 99);
+            } catch (const recur::error& e) {
+                WARN("skipped: " << e.what());  // a CPU without AVX-512: oneDNN has no bf16 matmul
+                return;
+            }
+            const auto want = run_on<reference>(c, 99);
+            REQUIRE(got.out.size() == want.out.size());
+            CHECK(test::relative_error(got.out, want.out) < 1e-5);
+            // The operands really were rounded: about 2^-9 relative error per operand against f32.
+            const double from_f32 = test::relative_error(got.out, exact.out);
+            CHECK(from_f32 > 1e-5);
+            CHECK(from_f32 < 2e-2);
+            for (std::size_t i = 0; i < want.grads.size(); ++i) {
+                INFO("gradient of input " << i);
+                CHECK(test::relative_error(got.grads[i], want.grads[i]) < 1e-5);
+            }
+        }
+    }
+}
+
+TEST_CASE("matmul precision names parse, and a bad one is named", "[bf16]") {
+    CHECK(parse_matmul_precision("f32") == matmul_precision::f32);
+    CHECK(parse_matmul_precision("bf16") == matmul_precision::bf16);
+    CHECK_THROWS_WITH(parse_matmul_precision("fp8"), Catch::Contains("'fp8'") && Catch::Contains("f32 or bf16"));
+    {
+        const matmul_precision_scope scope(matmul_precision::bf16);
+        CHECK(get_matmul_precision() == matmul_precision::bf16);
+    }
+    CHECK(get_matmul_precision() == matmul_precision::f32);
+}

@@ -7,13 +7,15 @@
 
 #include <recur/autograd/tape.hpp>
 #include <recur/core/tensor.hpp>
+#include <recur/ops/matmul_precision.hpp>
 
 namespace recur {
 
 /// Arguments of a strided batched GEMM: for each batch i,
 /// C_i = alpha * op(A_i) op(B_i) (+ C_i if accumulate), op(A) is (m, k), op(B) is (k, n), C row-major.
 /// Matrices are row-major with leading dimension ld; `trans` means the stored matrix is op(X)^T.
-/// A batch stride of 0 reuses one matrix for every batch (C's stride is never 0).
+/// A batch stride of 0 reuses one matrix for every batch (C's stride is never 0). Under
+/// matmul_precision::bf16 every element of A and B is rounded to bfloat16 before the products.
 template <class T>
 struct gemm_args {
     std::int64_t batch = 1, m = 0, n = 0, k = 0;
@@ -27,6 +29,7 @@ struct gemm_args {
     std::int64_t ldc = 0, stride_c = 0;
     T alpha = 1;
     bool accumulate = false;
+    matmul_precision precision = matmul_precision::f32;
 };
 
 namespace kernels {
@@ -95,6 +98,7 @@ void gemm(const mat<typename B::scalar>& c, const mat<typename B::scalar>& a, co
     g.a = a.p, g.lda = a.ld, g.trans_a = a.trans, g.stride_a = a.batch > 1 ? a.batch_stride : 0;
     g.b = b.p, g.ldb = b.ld, g.trans_b = b.trans, g.stride_b = b.batch > 1 ? b.batch_stride : 0;
     g.c = c.p, g.ldc = c.ld, g.alpha = alpha, g.accumulate = accumulate;
+    g.precision = get_matmul_precision();
     if (c.batch == 1 && batch > 1) {
         const bool b_stacks = !b.trans && b.batch_stride == b.rows * b.ld;
         if (a.batch > 1 && b.batch > 1 && a.trans && a.batch_stride == a.cols * a.ld && b_stacks) {

@@ -1,5 +1,7 @@
 // cpu GEMM through oneDNN's matmul primitive, one cached primitive per call signature (strides,
-// transposes, broadcast, alpha, accumulate). Not here: attention's in-register tile GEMMs, non-f32.
+// transposes, broadcast, alpha, accumulate, precision); under matmul_precision::bf16 the operands are
+// packed into bf16 copies first (AMX or avx512_bf16 where the CPU has them). Not here: attention's
+// in-register tile GEMMs.
 #pragma once
 
 #include <cstddef>
@@ -7,11 +9,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <recur/backends/cpu/core.hpp>
+#include <recur/core/dtype.hpp>
 #include <recur/ops/matmul.hpp>
 
 namespace recur::cpu_detail {
@@ -21,12 +25,13 @@ struct gemm_key {
     std::int64_t batch, m, n, k, lda, ldb, ldc, stride_a, stride_b, stride_c;
     bool trans_a, trans_b, accumulate;
     float alpha;
+    matmul_precision precision;
     bool operator==(const gemm_key&) const = default;
 
     static gemm_key of(const gemm_args<float>& g) {
         const bool batched = g.batch > 1;  // batch strides of a single product do not matter
         return {g.batch, g.m, g.n, g.k, g.lda, g.ldb, g.ldc, batched ? g.stride_a : 0, batched ? g.stride_b : 0,
-                batched ? g.stride_c : 0, g.trans_a, g.trans_b, g.accumulate, g.alpha};
+                batched ? g.stride_c : 0, g.trans_a, g.trans_b, g.accumulate, g.alpha, g.precision};
     }
 };
 
@@ -37,7 +42,8 @@ struct gemm_key_hash {
         for (std::int64_t v : {key.batch, key.m, key.n, key.k, key.lda, key.ldb, key.ldc, key.stride_a, key.stride_b,
                                key.stride_c})
             mix(static_cast<std::uint64_t>(v));
-        mix((key.trans_a ? 1u : 0u) | (key.trans_b ? 2u : 0u) | (key.accumulate ? 4u : 0u));
+        mix((key.trans_a ? 1u : 0u) | (key.trans_b ? 2u : 0u) | (key.accumulate ? 4u : 0u) |
+            (key.precision == matmul_precision::bf16 ? 8u : 0u));
         mix(std::hash<float>{}(key.alpha));
         return h;
     }
@@ -60,12 +66,41 @@ private:
     int saved_;
 };
 
+/// How a bf16 copy of one GEMM operand is packed: `items` matrices (1 when the operand is shared
+/// by the whole batch) of `outer` stored rows of `inner` values each, with no gaps. The stored rows
+/// are the operand's rows, or its columns when it is stored transposed.
+struct packed_operand {
+    std::int64_t items, outer, inner;
+
+    static packed_operand of(std::int64_t batch, std::int64_t batch_stride, std::int64_t rows, std::int64_t cols, bool trans) {
+        return {batch_stride == 0 ? 1 : batch, trans ? cols : rows, trans ? rows : cols};
+    }
+    std::int64_t item_size() const { return outer * inner; }
+    std::int64_t size() const { return items * outer * inner; }
+
+    /// Rounds the f32 operand at `src` (stored rows `ld` apart, items `stride` apart) into `dst`.
+    void round_to_bf16(std::uint16_t* dst, const float* src, std::int64_t ld, std::int64_t stride) const {
+        parallel_rows(items * outer, inner, [&](std::int64_t begin, std::int64_t end) {
+            for (std::int64_t row = begin; row < end; ++row) {
+                const std::int64_t item = row / outer, r = row % outer;
+                const float* s = src + item * stride + r * ld;
+                std::uint16_t* d = dst + row * inner;
+                for (std::int64_t i = 0; i < inner; ++i) d[i] = f32_to_bf16(s[i]);
+            }
+        });
+    }
+};
+
 /// One cached primitive with its memory objects; only the data handles change between calls.
 struct gemm_plan {
     dnnl::matmul primitive;
     dnnl::memory a, b, c;
     std::int64_t repeats = 1;  // > 1: the primitive covers one batch item and runs once per item
+    std::optional<packed_operand> bf16_a, bf16_b;  // set under matmul_precision::bf16
 };
+
+struct gemm_bf16_a_tag;
+struct gemm_bf16_b_tag;
 
 /// Process-wide oneDNN state: the engine, the stream and the primitive cache. Calls are serialised
 /// (each one already uses the whole OpenMP team), which also keeps the shared stream safe.
@@ -93,10 +128,22 @@ private:
         auto& slot = plans_[gemm_key::of(g)];
         if (!slot) slot = make_plan(g);
         gemm_plan& p = *slot;
-        const std::int64_t per_a = p.repeats > 1 ? g.stride_a : 0, per_b = p.repeats > 1 ? g.stride_b : 0;
+        // Operand bases and the distance between batch items, in elements of the type the primitive reads.
+        void* a = const_cast<float*>(g.a);
+        void* b = const_cast<float*>(g.b);
+        std::int64_t per_a = p.repeats > 1 ? g.stride_a : 0, per_b = p.repeats > 1 ? g.stride_b : 0, bytes = sizeof(float);
+        if (p.bf16_a) {
+            auto* a16 = thread_buffer<gemm_bf16_a_tag, std::uint16_t>(static_cast<std::size_t>(p.bf16_a->size()));
+            auto* b16 = thread_buffer<gemm_bf16_b_tag, std::uint16_t>(static_cast<std::size_t>(p.bf16_b->size()));
+            p.bf16_a->round_to_bf16(a16, g.a, g.lda, g.stride_a);
+            p.bf16_b->round_to_bf16(b16, g.b, g.ldb, g.stride_b);
+            a = a16, b = b16, bytes = sizeof(std::uint16_t);
+            per_a = p.repeats > 1 && g.stride_a != 0 ? p.bf16_a->item_size() : 0;
+            per_b = p.repeats > 1 && g.stride_b != 0 ? p.bf16_b->item_size() : 0;
+        }
         for (std::int64_t i = 0; i < p.repeats; ++i) {
-            p.a.set_data_handle(const_cast<float*>(g.a + i * per_a));
-            p.b.set_data_handle(const_cast<float*>(g.b + i * per_b));
+            p.a.set_data_handle(static_cast<char*>(a) + i * per_a * bytes);
+            p.b.set_data_handle(static_cast<char*>(b) + i * per_b * bytes);
             p.c.set_data_handle(g.c + i * (p.repeats > 1 ? g.stride_c : 0));
             // The C API takes the arguments as an array: no map is built per call.
             const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, p.a.get()}, {DNNL_ARG_WEIGHTS, p.b.get()}, {DNNL_ARG_DST, p.c.get()}};
@@ -108,15 +155,31 @@ private:
     /// oneDNN descriptor of one operand: (batch, rows, cols) with explicit strides; a stored
     /// transpose swaps the two matrix strides, and batch stride 0 becomes a broadcast batch of 1.
     static dnnl::memory::desc operand(std::int64_t batch, std::int64_t batch_stride, std::int64_t rows,
-                                      std::int64_t cols, std::int64_t ld, bool trans) {
+                                      std::int64_t cols, std::int64_t ld, bool trans,
+                                      dnnl::memory::data_type type = dnnl::memory::data_type::f32) {
         const std::int64_t rs = trans ? 1 : ld, cs = trans ? ld : 1;
         const std::int64_t span = (rows - 1) * rs + (cols - 1) * cs + 1;
         const bool shared = batch_stride == 0;
-        return dnnl::memory::desc({shared ? 1 : batch, rows, cols}, dnnl::memory::data_type::f32,
-                                  {shared ? span : batch_stride, rs, cs});
+        return dnnl::memory::desc({shared ? 1 : batch, rows, cols}, type, {shared ? span : batch_stride, rs, cs});
+    }
+
+    /// The descriptor of an operand's packed bf16 copy.
+    static dnnl::memory::desc packed_bf16(const packed_operand& p, std::int64_t batch, std::int64_t rows,
+                                          std::int64_t cols, bool trans) {
+        return operand(batch, p.items > 1 ? p.item_size() : 0, rows, cols, p.inner, trans, dnnl::memory::data_type::bf16);
     }
 
     std::unique_ptr<gemm_plan> make_plan(const gemm_args<float>& g) const {
+        if (g.precision != matmul_precision::bf16) return make_plan_of(g);
+        try {
+            return make_plan_of(g);
+        } catch (const dnnl::error& e) {
+            fail("recur::cpu gemm: this CPU has no oneDNN bf16 matmul (oneDNN: ", e.what(),
+                 "); use matmul_precision::f32");
+        }
+    }
+
+    std::unique_ptr<gemm_plan> make_plan_of(const gemm_args<float>& g) const {
         dnnl::primitive_attr attr;
         if (g.alpha != 1.0f) attr.set_output_scales(0, {g.alpha});
         if (g.accumulate) {
@@ -127,10 +190,16 @@ private:
         const auto build = [&](std::int64_t batch) {
             const std::int64_t sa = batch > 1 ? g.stride_a : 0, sb = batch > 1 ? g.stride_b : 0;
             const std::int64_t sc = batch > 1 ? g.stride_c : 0;
-            const auto a = operand(batch, sa, g.m, g.k, g.lda, g.trans_a);
-            const auto b = operand(batch, sb, g.k, g.n, g.ldb, g.trans_b);
-            const auto c = operand(batch, sc, g.m, g.n, g.ldc, false);
             auto p = std::make_unique<gemm_plan>();
+            auto a = operand(batch, sa, g.m, g.k, g.lda, g.trans_a);
+            auto b = operand(batch, sb, g.k, g.n, g.ldb, g.trans_b);
+            const auto c = operand(batch, sc, g.m, g.n, g.ldc, false);
+            if (g.precision == matmul_precision::bf16) {
+                p->bf16_a = packed_operand::of(g.batch, g.stride_a, g.m, g.k, g.trans_a);
+                p->bf16_b = packed_operand::of(g.batch, g.stride_b, g.k, g.n, g.trans_b);
+                a = packed_bf16(*p->bf16_a, batch, g.m, g.k, g.trans_a);
+                b = packed_bf16(*p->bf16_b, batch, g.k, g.n, g.trans_b);
+            }
             p->primitive = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, engine_));
             p->a = dnnl::memory(a, engine_, DNNL_MEMORY_NONE);
             p->b = dnnl::memory(b, engine_, DNNL_MEMORY_NONE);

@@ -1,9 +1,11 @@
-// Reference GEMM: the triple loop, accumulating each dot product in double.
+// Reference GEMM: the triple loop, accumulating each dot product in double (operands rounded to
+// bf16 first under matmul_precision::bf16).
 // Not here: blocking, threads, or anything else that makes it fast.
 #pragma once
 
 #include <cstdint>
 
+#include <recur/core/dtype.hpp>
 #include <recur/ops/matmul.hpp>
 
 namespace recur {
@@ -15,6 +17,10 @@ namespace recur::kernels {
 template <class T>
 struct gemm<basic_reference<T>> {
     static void run(const gemm_args<T>& g) {
+        const bool bf16 = g.precision == matmul_precision::bf16;
+        const auto operand = [bf16](T x) {
+            return bf16 ? static_cast<double>(bf16_to_f32(f32_to_bf16(static_cast<float>(x)))) : static_cast<double>(x);
+        };
         for (std::int64_t b = 0; b < g.batch; ++b) {
             const T* A = g.a + b * g.stride_a;
             const T* Bm = g.b + b * g.stride_b;
@@ -25,7 +31,7 @@ struct gemm<basic_reference<T>> {
                     for (std::int64_t p = 0; p < g.k; ++p) {
                         const T a = g.trans_a ? A[p * g.lda + i] : A[i * g.lda + p];
                         const T bv = g.trans_b ? Bm[j * g.ldb + p] : Bm[p * g.ldb + j];
-                        acc += static_cast<double>(a) * static_cast<double>(bv);
+                        acc += operand(a) * operand(bv);
                     }
                     T& c = C[i * g.ldc + j];
                     c = static_cast<T>(g.alpha * acc + (g.accumulate ? static_cast<double>(c) : 0.0));

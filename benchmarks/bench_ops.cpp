@@ -1,5 +1,6 @@
 // Op benchmarks on the cpu backend: recur::matmul beside oneDNN called directly (a matmul
-// primitive and dnnl_sgemm), and causal attention forward + backward. Not here: model-level runs.
+// primitive in f32 and in bf16, and dnnl_sgemm), and causal attention forward + backward. Not here:
+// model-level runs.
 #include <benchmark/benchmark.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -66,6 +67,36 @@ void BM_matmul_onednn_primitive(benchmark::State& state) {
     count_gemm_flops(state, in.m, in.n, in.k);
 }
 
+// The same product with bf16 operands (converted once by a oneDNN reorder, outside the loop) and an
+// f32 result, one oneDNN matmul primitive (AMX or AVX512-BF16 kernels where the CPU has them).
+void BM_matmul_onednn_bf16(benchmark::State& state) {
+    const gemm_inputs in(state);
+    Tensor c = Tensor::empty({in.m, in.n});
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    dnnl::stream stream(engine);
+    const dnnl::memory::desc a_f32({in.m, in.k}, dt::f32, tag::ab), b_f32({in.k, in.n}, dt::f32, tag::ab);
+    const dnnl::memory::desc a_md({in.m, in.k}, dt::bf16, tag::ab), b_md({in.k, in.n}, dt::bf16, tag::ab),
+        c_md({in.m, in.n}, dt::f32, tag::ab);
+    dnnl::memory a_mem(a_md, engine), b_mem(b_md, engine), c_mem(c_md, engine, c.raw_data());
+    {
+        dnnl::memory a_src(a_f32, engine, in.a.raw_data()), b_src(b_f32, engine, in.b.raw_data());
+        dnnl::reorder(a_src, a_mem).execute(stream, a_src, a_mem);
+        dnnl::reorder(b_src, b_mem).execute(stream, b_src, b_mem);
+        stream.wait();
+    }
+    const dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), engine));
+    const std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}};
+    for (auto _ : state) {
+        prim.execute(stream, args);
+        stream.wait();
+        benchmark::DoNotOptimize(c.raw_data());
+    }
+    count_gemm_flops(state, in.m, in.n, in.k);
+}
+
 // The same product through oneDNN's BLAS-like dnnl_sgemm (row-major).
 void BM_matmul_dnnl_sgemm(benchmark::State& state) {
     const gemm_inputs in(state);
@@ -87,6 +118,7 @@ void gemm_shapes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_matmul_recur)->Apply(gemm_shapes);
 BENCHMARK(BM_matmul_onednn_primitive)->Apply(gemm_shapes);
+BENCHMARK(BM_matmul_onednn_bf16)->Apply(gemm_shapes);
 BENCHMARK(BM_matmul_dnnl_sgemm)->Apply(gemm_shapes);
 
 /// q (B, T, H, D) and k, v (B, T, Hkv, D) leaves that record gradients, plus a fixed dO.

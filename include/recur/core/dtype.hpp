@@ -46,11 +46,12 @@ template <> inline constexpr dtype dtype_of<double> = dtype::f64;
 template <> inline constexpr dtype dtype_of<std::int32_t> = dtype::i32;
 
 /// f32 -> bf16 with round-to-nearest-even; NaN stays NaN (quiet), infinities are kept.
+/// Branch-free, so that loops over it vectorise.
 constexpr std::uint16_t f32_to_bf16(float x) {
     const auto bits = std::bit_cast<std::uint32_t>(x);
-    if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((bits >> 16) | 0x40u);
-    const std::uint32_t rounding = 0x7fffu + ((bits >> 16) & 1u);
-    return static_cast<std::uint16_t>((bits + rounding) >> 16);
+    const std::uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+    const std::uint32_t quiet_nan = (bits >> 16) | 0x40u;
+    return static_cast<std::uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
 }
 
 constexpr float bf16_to_f32(std::uint16_t h) {

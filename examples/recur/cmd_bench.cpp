@@ -87,8 +87,7 @@ double model_flops_per_token(recur::Recurrent<B>& m, recur::iteration_split spli
     const auto core = static_cast<double>(m.core.blocks.size());
     const auto n = static_cast<double>(split.n), k = static_cast<double>(split.k);
     if (train) return recur::training_flops_per_token<B>(m, split) + attention * (3.0 * (once + k * core) + n * core);
-    // A forward costs a third of a recorded training iteration: 2 FLOPs per parameter.
-    return recur::training_flops_per_token<B>(m, {0, split.n + split.k}) / 3.0 + attention * (once + (n + k) * core);
+    return recur::forward_flops_per_token<B>(m, split.n + split.k) + attention * (once + (n + k) * core);
 }
 
 int bench(const std::string& model_name, const std::string& mode, std::int64_t r, std::int64_t k, std::int64_t batch,

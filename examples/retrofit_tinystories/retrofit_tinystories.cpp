@@ -11,7 +11,6 @@
 // Not here: the library code it wires together (include/recur/), the results/table helpers shared
 // with the reasoning demo (demos/report.hpp), plotting.
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <exception>
@@ -106,27 +105,6 @@ struct data_files {
             recur::check(fs::is_regular_file(*path), "missing data file '", path->string(), "': download it from ",
                          source, " (see also ../shared/data/README.md in the recur checkout, or pass --data-dir)");
     }
-};
-
-/// Wall-clock seconds per phase, printed as each phase ends.
-class phase_clock {
-public:
-    void lap(const std::string& phase) {
-        const auto now = std::chrono::steady_clock::now();
-        const double s = std::chrono::duration<double>(now - last_).count();
-        seconds_[phase] = s;
-        last_ = now;
-        std::cout << "[" << phase << ": " << demo::fixed(s, 1) << " s]\n" << std::endl;
-    }
-    json to_json() const {
-        json j = seconds_;
-        j["total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-        return j;
-    }
-
-private:
-    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_ = start_;
-    json seconds_ = json::object();
 };
 
 /// "P/C/Q" with each part a layer list ("0", "2-3", "1,3"; empty for an empty prelude or coda).
@@ -246,7 +224,10 @@ std::string sample_story(const Model& m, const recur::llama2c_tokenizer& tok, st
 }
 
 int run(const options& o) {
-    phase_clock clock;
+    demo::stopwatch clock;
+    const auto lap = [&clock](const std::string& phase) {  // each phase's seconds, printed as it ends
+        std::cout << "[" << phase << ": " << demo::fixed(clock.lap(phase), 1) << " s]\n" << std::endl;
+    };
     const data_files files(fs::absolute(o.data_dir));
     files.check_present();
     const fs::path out_dir = fs::absolute(o.out);
@@ -270,12 +251,12 @@ int run(const options& o) {
               << " paragraphs), training " << train_text.ids.size() << " tokens (" << train_text.documents
               << " stories); evaluating on " << windows << " windows of " << o.seq << " = " << windows * o.seq
               << " predictions" << std::endl;
-    clock.lap("load and tokenize");
+    lap("load and tokenize");
 
     // 2. The source model.
     std::cout << "validation loss of the source model:" << std::endl;
     model_result source_result = evaluate_ordinary("source (no training)", source, eval_ids, o);
-    clock.lap("evaluate source");
+    lap("evaluate source");
 
     // 3. Layer analysis and the split.
     const auto report = recur::analyze_layers(source, eval_ids.first(eval_ids.size() - 1), {.seq_len = o.seq});
@@ -299,7 +280,7 @@ int run(const options& o) {
     std::cout << "layer analysis of the source model on the evaluation windows:\n";
     recur::print_table(std::cout, report, split);
     std::cout << "split " << split_text(split) << ": " << why << std::endl;
-    clock.lap("layer analysis");
+    lap("layer analysis");
 
     // 4. Retrofit: with the pass-through adapter, r = 1 computes the pruned model.
     recur::recurrence_options ropts;
@@ -310,7 +291,7 @@ int run(const options& o) {
     recurrent rec = recur::retrofit(source, split, ropts, o.seed);
     std::cout << "validation loss of the retrofitted model before training:" << std::endl;
     model_result before = evaluate_recurrent("retrofitted, before training", rec, eval_ids, o);
-    clock.lap("evaluate retrofit");
+    lap("evaluate retrofit");
 
     // 5. Heal / train the recurrent model.
     recur::train_config rec_config = base_train_config(o, o.steps);
@@ -321,7 +302,7 @@ int run(const options& o) {
               << " tokens, r_bar up to " << o.r_max << ", backprop depth up to " << o.backprop << std::endl;
     auto [rec_result, rec_curve] = train(rec, "recurrent (retrofit)", rec_config,
                                            optimizer_options(o.muon_lr, o.adamw_lr), train_text.ids, o);
-    clock.lap("train recurrent");
+    lap("train recurrent");
 
     // 6. Baseline: the original model, fine-tuned for (at least) the same training FLOPs.
     llama base = recur::load_llama2c<B>(files.model.string());
@@ -336,7 +317,7 @@ int run(const options& o) {
     base_config.split = recur::split_mode::fixed;
     auto [base_result, base_curve] = train(base, "baseline (fine-tuned, equal FLOPs)", base_config,
                                            optimizer_options(o.baseline_muon_lr, o.baseline_adamw_lr), train_text.ids, o);
-    clock.lap("train baseline");
+    lap("train baseline");
 
     // 7. Validation loss after training.
     std::cout << "validation loss after training:" << std::endl;
@@ -346,7 +327,7 @@ int run(const options& o) {
     const model_result base_losses = evaluate_ordinary(base_result.name, base, eval_ids, o);
     base_result.r = base_losses.r;
     base_result.loss = base_losses.loss;
-    clock.lap("evaluate trained");
+    lap("evaluate trained");
 
     // 8. Sample stories (greedy, from BOS).
     json samples = json::object();
@@ -359,7 +340,7 @@ int run(const options& o) {
     for (const std::int64_t r : {1, 8}) add_sample("recurrent, r = " + std::to_string(r), sample_story(rec, tok, r, o));
     add_sample("baseline", sample_story(base, tok, 1, o));
     add_sample("source", sample_story(source, tok, 1, o));
-    clock.lap("samples");
+    lap("samples");
 
     // 9. Results.
     before.training_flops = 0;
@@ -407,8 +388,10 @@ int run(const options& o) {
     demo::write_series_tsv(out_dir / "loss_vs_r.tsv", vs_r);
     demo::write_series_tsv(out_dir / "curves.tsv", {rec_curve.smoothed(), base_curve.smoothed()});
     recur::write_file_atomically(out_dir / "samples.txt", samples_text.str());
-    clock.lap("write results");
-    results["seconds"] = clock.to_json();
+    lap("write results");
+    json seconds = clock.laps;
+    seconds["total"] = clock.total();
+    results["seconds"] = seconds;
     demo::write_json(out_dir / "results.json", results);
 
     // The table: rows = models, columns = r (an ordinary model's one loss under every r), FLOPs.

@@ -161,6 +161,16 @@ TEST_CASE("a non-recurrent model trains without a curriculum and counts its FLOP
     CHECK(t.flops_spent() == Approx(training_flops_per_token<B>(model) * tokens).epsilon(1e-12));
 }
 
+TEST_CASE("FLOPs per token: 6 per parameter recorded, 2 without gradient or at inference, counted by hand", "[train]") {
+    Recurrent<B> model(tiny_config(), 1, 2, 1, recurrence_options{}, 3);
+    const auto params = [](auto& part) { return static_cast<double>(parameter_count<B>(part)); };
+    const double per_iteration = params(model.core) + static_cast<double>(model.adapter.weight.numel());
+    const double once = params(model.prelude) + params(model.coda) + static_cast<double>(model.lm_head.weight.numel());
+    CHECK(training_flops_per_token<B>(model, {3, 2}) == Approx(6 * (once + 2 * per_iteration) + 2 * 3 * per_iteration));
+    CHECK(forward_flops_per_token<B>(model, 5) == Approx(2 * (once + 5 * per_iteration)));
+    CHECK(forward_flops_per_token<B>(model, 5) == Approx(training_flops_per_token<B>(model, {0, 5}) / 3));
+}
+
 TEST_CASE("resuming from a checkpoint continues bit-exactly", "[train][resume]") {
     const test::scratch_dir dir("recur_test_trainer_resume");
     auto make = [] {

@@ -147,7 +147,7 @@ struct Recurrent {
         check(ids.dim() == 2, "recur::Recurrent: ids must be (B, T), got ", ids.shape());
         check(split.n >= 0 && split.k >= 0 && split.n + split.k >= 1, "recur::Recurrent: iterations n ", split.n,
               " and k ", split.k, " must be >= 0 with n + k >= 1");
-        const Tensor<B> e = prelude.forward(embed_tokens.forward(ids));  // (B, T, C)
+        const Tensor<B> e = encode(ids);  // (B, T, C)
         check(!start.defined() || start.shape() == e.shape(), "recur::Recurrent: start state ", start.shape(),
               " does not match the prelude output ", e.shape());
         Tensor<B> s = start.defined() ? start : initial_state(e, step);
@@ -159,7 +159,7 @@ struct Recurrent {
         if (trace) trace->warm_state = s.detach();
         for (std::int64_t i = 0; i < split.k; ++i) s = iterate(s, e, trace);
         if (trace) trace->final_state = s.detach();
-        return lm_head.forward(norm.forward(coda.forward(s)));
+        return decode(s);
     }
     /// Fixed r iterations (inference or the fixed training mode with all r recorded when grad is on).
     Tensor<B> forward(const Tensor<B>& ids, std::int64_t r) const { return forward(ids, iteration_split{0, r}); }
@@ -173,15 +173,21 @@ struct Recurrent {
         for (std::size_t i = 0; i < rs.size(); ++i)
             check(rs[i] >= 1 && (i == 0 || rs[i] > rs[i - 1]), "recur::Recurrent::forward_at: iteration counts must be "
                   ">= 1 and strictly increasing, got ", rs[i], i == 0 ? "" : " after ", i == 0 ? 0 : rs[i - 1]);
-        const Tensor<B> e = prelude.forward(embed_tokens.forward(ids));
+        const Tensor<B> e = encode(ids);
         Tensor<B> s = initial_state(e, step);
         std::vector<Tensor<B>> out;
         for (std::int64_t i = 1; i <= rs.back(); ++i) {
             s = iterate(s, e, nullptr);
-            if (i == rs[out.size()]) out.push_back(lm_head.forward(norm.forward(coda.forward(s))));
+            if (i == rs[out.size()]) out.push_back(decode(s));
         }
         return out;
     }
+
+    /// The prelude's output e (B, T, C) for token ids (B, T): what every iteration is given.
+    Tensor<B> encode(const Tensor<B>& ids) const { return prelude.forward(embed_tokens.forward(ids)); }
+
+    /// Logits (B, T, V) from a final state s (B, T, C): coda, norm, LM head.
+    Tensor<B> decode(const Tensor<B>& s) const { return lm_head.forward(norm.forward(coda.forward(s))); }
 
     /// s_0 for the prelude output e (B, T, C) whose tokens sit at positions pos0 .. pos0 + T - 1.
     /// The noise of element (b, t, c) is a function of (options.seed, step, b, pos0 + t, c) alone, so a

@@ -22,7 +22,7 @@ fi
 build=${RECUR_BUILD_DIR:-build/release}
 if [[ ${RECUR_NO_BUILD:-0} != 1 ]]; then
   if [[ -z ${RECUR_BUILD_DIR:-} ]]; then
-    cmake --preset release >/dev/null
+    cmake --preset release -DRECUR_BUILD_BENCHMARKS=ON >/dev/null
   fi
   cmake --build "$build" --target recur_cli bench_ops >/dev/null
 fi

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 out=${1:-build/bench}
 mkdir -p "$out"
-cmake --preset release >/dev/null
+cmake --preset release -DRECUR_BUILD_BENCHMARKS=ON >/dev/null
 cmake --build --preset release --target bench_ops >/dev/null
 ./build/release/benchmarks/bench_ops --benchmark_repetitions=3 --benchmark_report_aggregates_only=true \
   --benchmark_out="$out/bench_ops.json" --benchmark_out_format=json >/dev/null

@@ -50,6 +50,10 @@ cmake --preset release -DRECUR_BUILD_TESTS=OFF -DRECUR_BUILD_BENCHMARKS=OFF
 cmake --build --preset release -j "$(nproc)" --target reasoning retrofit_tinystories
 
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
+# Waiting OpenMP threads sleep instead of spinning: a few % slower on an idle machine, but when
+# another process holds a core, spinning threads starve the working one (model S training step,
+# 2 threads, one core busy: 109 tokens/s spinning, 1204 passive; benchmarks/README.md).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 bin=build/release/examples
 plot() {  # plot FILE.tsv TITLE XLABEL YLABEL LOGX [LOGY]
   gnuplot -e "file='$1'; blocks=$(grep -c '^"' "$1"); out='${1%.tsv}.png'; heading='$2'; xlab='$3'; ylab='$4'; logx=$5; logy=${6:-0}" \

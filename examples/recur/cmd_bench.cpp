@@ -279,7 +279,7 @@ namespace recur_cli {
 command add_bench(CLI::App& parent) {
     auto* cmd = parent.add_subcommand("bench", "tokens/s of a recurrent model on the cpu backend (one JSON line)");
     struct options {
-        std::string model = "S", mode = "train", path, optimizer = "muon_adamw", precision = "f32";
+        std::string model = "S", mode = "train", path, optimizer = "muon_adamw";
         std::int64_t r = 4, k = -1, batch = 0, seq = 0;
         double min_seconds = 3.0;
         decode_request decode;
@@ -296,9 +296,6 @@ command add_bench(CLI::App& parent) {
     cmd->add_option("--optimizer", o->optimizer, "train: muon_adamw (a full step) or none (forward + backward only)")
         ->check(CLI::IsMember({"muon_adamw", "none"}))
         ->capture_default_str();
-    cmd->add_option("--precision", o->precision, "matmul operands: f32, or bf16 (rounded to bfloat16, f32 accumulation)")
-        ->check(CLI::IsMember({"f32", "bf16"}))
-        ->capture_default_str();
     cmd->add_option("--batch", o->batch, "batch size (default: the model's; decode: 1 row)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--seq", o->seq, "sequence length (default: the model's)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--min-seconds", o->min_seconds, "measure for at least this long")->check(CLI::PositiveNumber);
@@ -309,7 +306,6 @@ command add_bench(CLI::App& parent) {
     cmd->add_option("--cache", o->decode.cache, "decode: KV cache sharing across iterations: full, compress:N or latest")
         ->capture_default_str();
     return {cmd, [o, config, path] {
-                recur::set_matmul_precision(recur::parse_matmul_precision(o->precision));
                 if (o->mode != "decode") {
                     recur::check(path->count() == 0, "recur bench: --model needs --mode decode (train and fwd take --model-config)");
                     return bench(o->model, o->mode, o->r, o->k < 0 ? o->r : o->k, o->batch, o->seq, o->min_seconds,

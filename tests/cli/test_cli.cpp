@@ -68,6 +68,17 @@ TEST_CASE("recur eval, convert and eval again reproduce the stories260K referenc
     CHECK(j["r"] == nlohmann::json::array({1}));
     CHECK(j["loss"][0].get<double>() == Approx(want).margin(2e-3));
 
+    SECTION("with bf16 matmul operands (--precision after the subcommand) the loss stays within 0.01 nats") {
+        r = run("eval --precision bf16 --model " + model + " --data " + tokens + " --json");
+        INFO(r.output);
+        if (r.code == 2 && r.output.find("no oneDNN bf16 matmul") != std::string::npos) {
+            WARN("skipped: this CPU has no bf16 matmul");
+        } else {
+            REQUIRE(r.code == 0);
+            CHECK(last_json_line(r.output)["loss"][0].get<double>() == Approx(want).margin(1e-2));
+        }
+    }
+
     SECTION("through a recur model directory: all five layers, pass-through adapter, any r") {
         r = run("convert --from " + model + " --out " + (dir / "rec") + " --prelude 0,1 --core 2-3 --coda 4");
         INFO(r.output);
@@ -293,6 +304,9 @@ TEST_CASE("bad command lines fail with exit code 2 and say what was wrong", "[cl
         CHECK(r.code == 2);
         CHECK_THAT(r.output, Contains(c.says) && Contains("error"));
     }
+    const auto precision = run("eval --precision fp8 --model " + model + " --data " + good);
+    CHECK(precision.code != 0);
+    CHECK_THAT(precision.output, Contains("--precision") && Contains("fp8"));
     const auto usage = run("eval --model " + model);
     CHECK(usage.code != 0);
     CHECK_THAT(usage.output, Contains("--data"));

@@ -186,11 +186,29 @@ TEST_CASE("newton_schulz equals the iteration by hand, tall and wide", "[optim][
     }
 }
 
+TEST_CASE("newton_schulz on a stack equals each matrix on its own, tall and wide, both backends", "[optim][muon]") {
+    const auto check_stack = [&]<class B>(B, double tolerance) {
+        for (const auto& [rows, cols] : {std::pair<std::int64_t, std::int64_t>{24, 40}, {40, 24}}) {
+            rng gen(static_cast<std::uint64_t>(rows));
+            const Tensor<B> stack = randn<B>({3, rows, cols}, gen, 0.0, 1.0);
+            const Tensor<B> got = newton_schulz(stack);
+            REQUIRE(got.shape() == stack.shape());
+            for (std::int64_t i = 0; i < 3; ++i) {
+                INFO(B::name << " (" << rows << ", " << cols << ") item " << i);
+                const auto want = newton_schulz(reshape(slice(stack, 0, i, 1), {rows, cols})).template to_host<double>();
+                CHECK(test::relative_error(slice(got, 0, i, 1).template to_host<double>(), want) < tolerance);
+            }
+        }
+    };
+    check_stack(reference64{}, 1e-13);
+    check_stack(cpu{}, 1e-5);
+}
+
 TEST_CASE("newton_schulz records nothing and rejects what is not a matrix", "[optim][muon]") {
     rng gen(3);
     Tensor<reference> g = randn<reference>({4, 6}, gen).set_requires_grad();
     CHECK_FALSE(newton_schulz(g).requires_grad());
-    CHECK_THROWS_WITH(newton_schulz(randn<reference>({2, 3, 4}, gen)), Contains("needs a matrix") && Contains("(2, 3, 4)"));
+    CHECK_THROWS_WITH(newton_schulz(randn<reference>({2, 3, 4, 5}, gen)), Contains("needs a matrix") && Contains("(2, 3, 4, 5)"));
     CHECK_THROWS_AS(newton_schulz(g, -1), recur::error);
 }
 

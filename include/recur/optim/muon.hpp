@@ -1,5 +1,5 @@
 // Muon (METHOD.md section 3): Nesterov momentum orthogonalised by a quintic Newton-Schulz iteration,
-// for 2-D weight matrices. Not here: which parameters get Muon (muon_adamw.hpp) or other NS polynomials.
+// for 2-D weight matrices, same-shaped ones orthogonalised together in batched GEMMs. Not here: which parameters get Muon (muon_adamw.hpp) or other NS polynomials.
 #pragma once
 
 #include <algorithm>
@@ -28,24 +28,35 @@ namespace recur {
 /// A = X X^T;  B = b A + c A^2;  X = a X + B X      (a, b, c) = (3.4445, -4.7750, 2.0315)
 /// ```
 /// and transposed back. Runs under no_grad with the backend's matmul; the only value brought to the
-/// host is ||g||_F. Returns a new contiguous (rows, cols) tensor. Throws recur::error unless g is 2-D
-/// in the compute dtype and steps >= 0.
+/// host is ||g||_F. Returns a new contiguous tensor of g's shape. g may also be a stack (G, rows,
+/// cols) of same-shaped matrices: each is orthogonalised on its own (its own norm), with one batched
+/// GEMM per product for the whole stack. Throws recur::error unless g is 2-D or 3-D in the compute
+/// dtype and steps >= 0.
 template <Backend B>
 Tensor<B> newton_schulz(const Tensor<B>& g, int steps = 5) {
     using T = typename B::scalar;
     constexpr double a = 3.4445, b = -4.7750, c = 2.0315;
-    check(g.dim() == 2, "recur::newton_schulz: needs a matrix, got shape ", g.shape());
+    check(g.dim() == 2 || g.dim() == 3, "recur::newton_schulz: needs a matrix or a stack of them, got shape ", g.shape());
     check(g.dtype() == Tensor<B>::compute_dtype, "recur::newton_schulz: dtype ", g.dtype(), ", expected ",
           Tensor<B>::compute_dtype);
     check(steps >= 0, "recur::newton_schulz: steps ", steps, ", expected >= 0");
     no_grad guard;
-    const Tensor<B> gc = g.contiguous_raw();
-    Tensor<B> squares = Tensor<B>::empty({1}, dtype::f64);
-    kernels::sum_squares<B>::run(squares.template data<double>(), gc.template data<T>(), gc.numel());
-    const bool tall = g.size(0) > g.size(1);
-    Tensor<B> x = scale(tall ? gc.transpose() : gc, 1.0 / (std::sqrt(squares.item()) + 1e-7));  // (small, large)
+    const bool tall = g.size(-2) > g.size(-1);
+    const Tensor<B> view = tall ? g.transpose() : g;
+    const Tensor<B> x0 = Tensor<B>::empty(view.shape());  // (.., small, large), scaled in place below
+    Tensor<B>::copy_into(x0, view, false);
+    Tensor<B> x = x0;
+    const std::int64_t items = g.dim() == 3 ? g.size(0) : 1, per = g.size(-2) * g.size(-1);
+    Tensor<B> squares = Tensor<B>::empty({items}, dtype::f64);
+    for (std::int64_t i = 0; i < items; ++i)
+        kernels::sum_squares<B>::run(squares.template data<double>() + i, x.template data<T>() + i * per, per);
+    const std::vector<double> norms = squares.template to_host<double>();
+    for (std::int64_t i = 0; i < items; ++i) {
+        T* xi = x.template data<T>() + i * per;
+        kernels::scale<B>::run(xi, xi, per, static_cast<T>(1.0 / (std::sqrt(norms[static_cast<std::size_t>(i)]) + 1e-7)));
+    }
     for (int i = 0; i < steps; ++i) {
-        const Tensor<B> gram = matmul(x, x.transpose());  // (small, small)
+        const Tensor<B> gram = matmul(x, x.transpose());  // (.., small, small)
         x = add(scale(x, a), matmul(add(scale(gram, b), scale(matmul(gram, gram), c)), x));
     }
     return tall ? x.transpose().contiguous() : x;
@@ -101,27 +112,52 @@ public:
               options.weight_decay, ", expected >= 0");
         check(options.ns_steps >= 0, "recur::muon: ns_steps ", options.ns_steps, ", expected >= 0");
         for (const auto& p : params_) momentum_.push_back(Tensor<B>::zeros(p.tensor->shape()));
+        for (std::size_t i = 0; i < params_.size(); ++i) {
+            const Shape& shape = params_[i].tensor->shape();
+            auto same = std::find_if(shape_groups_.begin(), shape_groups_.end(),
+                                     [&](const auto& group) { return params_[group.front()].tensor->shape() == shape; });
+            if (same == shape_groups_.end()) shape_groups_.push_back({i});
+            else same->push_back(i);
+        }
     }
 
     /// One Muon step with learning rate options().lr * lr_multiplier; parameters without a gradient
-    /// are skipped (their momentum too). Throws recur::error if a parameter changed shape.
+    /// are skipped (their momentum too). Parameters of the same shape are orthogonalised together
+    /// (newton_schulz on their stack). Throws recur::error if a parameter changed shape.
     void step(double lr_multiplier = 1.0) {
         using T = typename B::scalar;
         detail::check_lr_multiplier("recur::muon", lr_multiplier);
         const double lr = options_.lr * lr_multiplier;
+        std::vector<std::size_t>& members = members_;
+        std::vector<const Tensor<B>*>& grads = grads_;
+        grads.assign(params_.size(), nullptr);
         for (std::size_t i = 0; i < params_.size(); ++i) {
             const Tensor<B>& g = detail::checked_grad("recur::muon", params_[i], momentum_[i].shape());
-            if (!g.defined()) continue;
-            const Tensor<B>& w = *params_[i].tensor;
-            const std::int64_t n = w.numel();
-            const Tensor<B> u = Tensor<B>::empty(w.shape());
-            kernels::muon_momentum<B>::run(momentum_[i].template data<T>(), u.template data<T>(), g.template data<T>(), n,
-                                           static_cast<T>(options_.momentum));
+            if (g.defined()) grads[i] = &g;
+        }
+        for (const auto& group : shape_groups_) {
+            members.clear();
+            for (std::size_t i : group)
+                if (grads[i]) members.push_back(i);
+            if (members.empty()) continue;
+            const Shape& shape = params_[members.front()].tensor->shape();
+            const std::int64_t rows = shape[0], cols = shape[1], n = rows * cols;
+            const auto count = static_cast<std::int64_t>(members.size());
+            const Tensor<B> u = Tensor<B>::empty({count, rows, cols});  // the Nesterov directions, stacked
+            for (std::int64_t j = 0; j < count; ++j) {
+                const std::size_t i = members[static_cast<std::size_t>(j)];
+                kernels::muon_momentum<B>::run(momentum_[i].template data<T>(), u.template data<T>() + j * n,
+                                               grads[i]->template data<T>(), n, static_cast<T>(options_.momentum));
+            }
             const Tensor<B> x = newton_schulz(u, options_.ns_steps);
-            const double s = muon_scale_factor(options_.scale, w.size(0), w.size(1));
-            kernels::scale<B>::run(w.template data<T>(), w.template data<T>(), n, static_cast<T>(1 - lr * options_.weight_decay));
-            kernels::scale<B>::run(x.template data<T>(), x.template data<T>(), n, static_cast<T>(-lr * s));
-            kernels::add_into<B>::run(w.template data<T>(), x.template data<T>(), n);
+            const double s = muon_scale_factor(options_.scale, rows, cols);
+            for (std::int64_t j = 0; j < count; ++j) {
+                T* w = params_[members[static_cast<std::size_t>(j)]].tensor->template data<T>();
+                T* xj = x.template data<T>() + j * n;
+                kernels::scale<B>::run(w, w, n, static_cast<T>(1 - lr * options_.weight_decay));
+                kernels::scale<B>::run(xj, xj, n, static_cast<T>(-lr * s));
+                kernels::add_into<B>::run(w, xj, n);
+            }
         }
         ++steps_;
     }
@@ -166,6 +202,9 @@ private:
     std::vector<named_parameter<B>> params_;
     muon_options options_;
     std::vector<Tensor<B>> momentum_;  // each its parameter's shape
+    std::vector<std::vector<std::size_t>> shape_groups_;  // indices of same-shaped parameters, in order
+    std::vector<const Tensor<B>*> grads_;  // step()'s scratch, kept so that a step allocates nothing
+    std::vector<std::size_t> members_;
     std::int64_t steps_ = 0;
 };
 

@@ -37,10 +37,6 @@ class Runner:
         self.torch_ok = subprocess.run([a.python, "-c", "import torch"], capture_output=True).returncode == 0
         if not self.torch_ok:
             log(f"{a.python} cannot import torch (apt-get install python3-torch): PyTorch columns left empty")
-        helptext = subprocess.run([a.recur, "bench", "--help"], capture_output=True, text=True).stdout
-        self.recur_precision = "--precision" in helptext
-        if not self.recur_precision:
-            log("recur bench has no --precision yet: its bf16 rows are left empty, f32 rows run without the flag")
 
     def call(self, file, cmd, env_extra, tag, side):
         env = dict(os.environ, **env_extra)
@@ -63,16 +59,12 @@ class Runner:
         return line if "error" not in line else None
 
     def recur(self, file, tag, model, mode, r, k=None, precision="f32", min_seconds=1.0, batch=0, seq=0):
-        if precision != "f32" and not self.recur_precision:
-            return None
-        cmd = [self.a.recur, "bench", "--model-config", model, "--mode", mode, "--r", str(r),
+        cmd = [self.a.recur, "bench", "--precision", precision, "--model-config", model, "--mode", mode, "--r", str(r),
                "--min-seconds", str(max(min_seconds, 0.001))]
         if mode == "train":
             cmd += ["--k", str(k), "--optimizer", "muon_adamw"]
         if batch:
             cmd += ["--batch", str(batch), "--seq", str(seq)]
-        if self.recur_precision:
-            cmd += ["--precision", precision]
         line = self.call(file, cmd, {"OMP_NUM_THREADS": str(self.a.recur_threads)}, tag, "recur")
         if line:
             log(f"  recur {tag}: {line['tokens_per_s']:.0f} tok/s, {line['seconds_per_step']:.2f} s/step "

@@ -44,32 +44,9 @@ void BM_matmul_recur(benchmark::State& state) {
     count_gemm_flops(state, in.m, in.n, in.k);
 }
 
-// The same product as one oneDNN matmul primitive, created once and executed in the loop.
-void BM_matmul_onednn_primitive(benchmark::State& state) {
-    const gemm_inputs in(state);
-    Tensor c = Tensor::empty({in.m, in.n});
-    using dt = dnnl::memory::data_type;
-    using tag = dnnl::memory::format_tag;
-    const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-    dnnl::stream stream(engine);
-    const dnnl::memory::desc a_md({in.m, in.k}, dt::f32, tag::ab), b_md({in.k, in.n}, dt::f32, tag::ab),
-        c_md({in.m, in.n}, dt::f32, tag::ab);
-    const dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), engine));
-    dnnl::memory a_mem(a_md, engine, in.a.raw_data()), b_mem(b_md, engine, in.b.raw_data()),
-        c_mem(c_md, engine, c.raw_data());
-    const std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}};
-    for (auto _ : state) {
-        prim.execute(stream, args);
-        stream.wait();
-        benchmark::DoNotOptimize(c.raw_data());
-    }
-    count_gemm_flops(state, in.m, in.n, in.k);
-}
-
-// The same product with bf16 operands (converted once by a oneDNN reorder, outside the loop) and an
-// f32 result, one oneDNN matmul primitive (AMX or AVX512-BF16 kernels where the CPU has them).
-void BM_matmul_onednn_bf16(benchmark::State& state) {
+/// The product as one oneDNN matmul primitive, created once and executed in the loop, with operands
+/// of type `operands` (bf16: converted once by a oneDNN reorder, outside the loop) and an f32 result.
+void time_onednn_matmul(benchmark::State& state, dnnl::memory::data_type operands) {
     const gemm_inputs in(state);
     Tensor c = Tensor::empty({in.m, in.n});
     using dt = dnnl::memory::data_type;
@@ -77,11 +54,12 @@ void BM_matmul_onednn_bf16(benchmark::State& state) {
     const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
     dnnl::stream stream(engine);
     const dnnl::memory::desc a_f32({in.m, in.k}, dt::f32, tag::ab), b_f32({in.k, in.n}, dt::f32, tag::ab);
-    const dnnl::memory::desc a_md({in.m, in.k}, dt::bf16, tag::ab), b_md({in.k, in.n}, dt::bf16, tag::ab),
+    const dnnl::memory::desc a_md({in.m, in.k}, operands, tag::ab), b_md({in.k, in.n}, operands, tag::ab),
         c_md({in.m, in.n}, dt::f32, tag::ab);
-    dnnl::memory a_mem(a_md, engine), b_mem(b_md, engine), c_mem(c_md, engine, c.raw_data());
-    {
-        dnnl::memory a_src(a_f32, engine, in.a.raw_data()), b_src(b_f32, engine, in.b.raw_data());
+    dnnl::memory a_src(a_f32, engine, in.a.raw_data()), b_src(b_f32, engine, in.b.raw_data());
+    dnnl::memory a_mem = a_src, b_mem = b_src, c_mem(c_md, engine, c.raw_data());
+    if (operands != dt::f32) {
+        a_mem = dnnl::memory(a_md, engine), b_mem = dnnl::memory(b_md, engine);
         dnnl::reorder(a_src, a_mem).execute(stream, a_src, a_mem);
         dnnl::reorder(b_src, b_mem).execute(stream, b_src, b_mem);
         stream.wait();
@@ -96,6 +74,12 @@ void BM_matmul_onednn_bf16(benchmark::State& state) {
     }
     count_gemm_flops(state, in.m, in.n, in.k);
 }
+
+// The same product as one oneDNN matmul primitive (the floor for recur::matmul's cached primitive).
+void BM_matmul_onednn_primitive(benchmark::State& state) { time_onednn_matmul(state, dnnl::memory::data_type::f32); }
+
+// The same product with bf16 operands and an f32 result (AMX or AVX512-BF16 kernels where the CPU has them).
+void BM_matmul_onednn_bf16(benchmark::State& state) { time_onednn_matmul(state, dnnl::memory::data_type::bf16); }
 
 // The same product through oneDNN's BLAS-like dnnl_sgemm (row-major).
 void BM_matmul_dnnl_sgemm(benchmark::State& state) {

@@ -56,8 +56,12 @@ Tensor<B> newton_schulz(const Tensor<B>& g, int steps = 5) {
         kernels::scale<B>::run(xi, xi, per, static_cast<T>(1.0 / (std::sqrt(norms[static_cast<std::size_t>(i)]) + 1e-7)));
     }
     for (int i = 0; i < steps; ++i) {
-        const Tensor<B> gram = matmul(x, x.transpose());  // (.., small, small)
-        x = add(scale(x, a), matmul(add(scale(gram, b), scale(matmul(gram, gram), c)), x));
+        const Tensor<B> gram = matmul(x, x.transpose());  // A (.., small, small)
+        const Tensor<B> poly = scale(gram, b);            // b A + c A A: the product accumulates into it
+        detail::gemm<B>(*detail::as_mat(poly), *detail::as_mat(gram), *detail::as_mat(gram), items, true, static_cast<T>(c));
+        const Tensor<B> next = scale(x, a);  // a X + (b A + c A A) X
+        detail::gemm<B>(*detail::as_mat(next), *detail::as_mat(poly), *detail::as_mat(x), items, true);
+        x = next;
     }
     return tall ? x.transpose().contiguous() : x;
 }

@@ -1,5 +1,6 @@
 // Muon (METHOD.md section 3): Nesterov momentum orthogonalised by a quintic Newton-Schulz iteration,
-// for 2-D weight matrices, same-shaped ones orthogonalised together in batched GEMMs. Not here: which parameters get Muon (muon_adamw.hpp) or other NS polynomials.
+// for 2-D weight matrices, same-shaped ones orthogonalised together in batched GEMMs.
+// Not here: which parameters get Muon (muon_adamw.hpp) or other NS polynomials.
 #pragma once
 
 #include <algorithm>
@@ -43,9 +44,8 @@ Tensor<B> newton_schulz(const Tensor<B>& g, int steps = 5) {
     no_grad guard;
     const bool tall = g.size(-2) > g.size(-1);
     const Tensor<B> view = tall ? g.transpose() : g;
-    const Tensor<B> x0 = Tensor<B>::empty(view.shape());  // (.., small, large), scaled in place below
-    Tensor<B>::copy_into(x0, view, false);
-    Tensor<B> x = x0;
+    Tensor<B> x = Tensor<B>::empty(view.shape());  // (.., small, large), scaled in place below
+    Tensor<B>::copy_into(x, view, false);
     const std::int64_t items = g.dim() == 3 ? g.size(0) : 1, per = g.size(-2) * g.size(-1);
     Tensor<B> squares = Tensor<B>::empty({items}, dtype::f64);
     for (std::int64_t i = 0; i < items; ++i)
@@ -132,31 +132,29 @@ public:
         using T = typename B::scalar;
         detail::check_lr_multiplier("recur::muon", lr_multiplier);
         const double lr = options_.lr * lr_multiplier;
-        std::vector<std::size_t>& members = members_;
-        std::vector<const Tensor<B>*>& grads = grads_;
-        grads.assign(params_.size(), nullptr);
+        grads_.assign(params_.size(), nullptr);
         for (std::size_t i = 0; i < params_.size(); ++i) {
             const Tensor<B>& g = detail::checked_grad("recur::muon", params_[i], momentum_[i].shape());
-            if (g.defined()) grads[i] = &g;
+            if (g.defined()) grads_[i] = &g;
         }
         for (const auto& group : shape_groups_) {
-            members.clear();
+            members_.clear();
             for (std::size_t i : group)
-                if (grads[i]) members.push_back(i);
-            if (members.empty()) continue;
-            const Shape& shape = params_[members.front()].tensor->shape();
+                if (grads_[i]) members_.push_back(i);
+            if (members_.empty()) continue;
+            const Shape& shape = params_[members_.front()].tensor->shape();
             const std::int64_t rows = shape[0], cols = shape[1], n = rows * cols;
-            const auto count = static_cast<std::int64_t>(members.size());
+            const auto count = static_cast<std::int64_t>(members_.size());
             const Tensor<B> u = Tensor<B>::empty({count, rows, cols});  // the Nesterov directions, stacked
             for (std::int64_t j = 0; j < count; ++j) {
-                const std::size_t i = members[static_cast<std::size_t>(j)];
+                const std::size_t i = members_[static_cast<std::size_t>(j)];
                 kernels::muon_momentum<B>::run(momentum_[i].template data<T>(), u.template data<T>() + j * n,
-                                               grads[i]->template data<T>(), n, static_cast<T>(options_.momentum));
+                                               grads_[i]->template data<T>(), n, static_cast<T>(options_.momentum));
             }
             const Tensor<B> x = newton_schulz(u, options_.ns_steps);
             const double s = muon_scale_factor(options_.scale, rows, cols);
             for (std::int64_t j = 0; j < count; ++j) {
-                T* w = params_[members[static_cast<std::size_t>(j)]].tensor->template data<T>();
+                T* w = params_[members_[static_cast<std::size_t>(j)]].tensor->template data<T>();
                 T* xj = x.template data<T>() + j * n;
                 kernels::scale<B>::run(w, w, n, static_cast<T>(1 - lr * options_.weight_decay));
                 kernels::scale<B>::run(xj, xj, n, static_cast<T>(-lr * s));
@@ -207,8 +205,8 @@ private:
     muon_options options_;
     std::vector<Tensor<B>> momentum_;  // each its parameter's shape
     std::vector<std::vector<std::size_t>> shape_groups_;  // indices of same-shaped parameters, in order
-    std::vector<const Tensor<B>*> grads_;  // step()'s scratch, kept so that a step allocates nothing
-    std::vector<std::size_t> members_;
+    std::vector<const Tensor<B>*> grads_;  // step()'s scratch, reused from step to step: each parameter's
+    std::vector<std::size_t> members_;     // gradient (or null), and one group's parameters with a gradient
     std::int64_t steps_ = 0;
 };
 

@@ -4,18 +4,27 @@ Llama (embedding, prelude, truncated-normal state, r x [Linear(2d -> d) on [s ; 
 untied head), with one KV buffer per prelude and coda layer and per (core layer, iteration slot) under
 the cache policies full, compress:N and latest, exactly as recur::kv_cache shares them. Random weights
 (only speed matters). Each case prefills B rows with a P-token random prompt, then times N greedy steps
-(argmax) under torch.no_grad, at the best of 1 and 2 threads. Prints JSON.
+(argmax) under torch.no_grad, at the best of --threads (1 and 2). Prints JSON. A thread count sets both
+torch's OpenMP threads and OpenBLAS's; unless OPENBLAS_CORETYPE is set, the script picks OpenBLAS's
+kernels from the CPU flags (see peer_torch_common.py) and reports them as "openblas_core".
 """
 import argparse
 import json
 import math
+import os
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # peer_torch_common, from any directory
+from peer_torch_common import openblas_core, pick_openblas_core, set_threads, thread_counts  # noqa: E402
 
-from peer_torch_model import RMSNorm  # the same norm as the training peer (its main is guarded)
+pick_openblas_core()
+import torch  # noqa: E402 - after OPENBLAS_CORETYPE
+import torch.nn.functional as F  # noqa: E402
+
+from peer_torch_model import RMSNorm  # noqa: E402 - the same norm as the training peer (its main is guarded)
+
+NORM_EPS = 1e-5  # recur::model_config's norm_eps
 
 # name -> (vocab, d, heads, kv heads, ffn, (prelude, core, coda), max_seq_len)
 MODELS = {
@@ -39,7 +48,7 @@ class Block(torch.nn.Module):
     def __init__(self, d, h, hkv, ffn):
         super().__init__()
         self.h, self.hkv, self.hd = h, hkv, d // h
-        self.n1, self.n2 = RMSNorm(d), RMSNorm(d)
+        self.n1, self.n2 = RMSNorm(d, NORM_EPS), RMSNorm(d, NORM_EPS)
         self.q = torch.nn.Linear(d, h * self.hd, bias=False)
         self.k = torch.nn.Linear(d, hkv * self.hd, bias=False)
         self.v = torch.nn.Linear(d, hkv * self.hd, bias=False)
@@ -86,7 +95,7 @@ class Recurrent(torch.nn.Module):
         self.adapter = torch.nn.Linear(2 * d, d, bias=False)
         self.core = torch.nn.ModuleList([Block(d, h, hkv, ffn) for _ in range(c)])
         self.coda = torch.nn.ModuleList([Block(d, h, hkv, ffn) for _ in range(q)])
-        self.norm = RMSNorm(d)
+        self.norm = RMSNorm(d, NORM_EPS)
         self.head = torch.nn.Linear(d, vocab, bias=False)
         inv = 10000.0 ** (-torch.arange(0, self.hd, 2, dtype=torch.float64) / self.hd)
         ang = torch.arange(max_seq_len, dtype=torch.float64)[:, None] * inv[None, :]
@@ -155,6 +164,7 @@ def main():
     ap.add_argument("--prompt-tokens", type=int, default=16)
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--min-seconds", type=float, default=3.0)
+    ap.add_argument("--threads", type=thread_counts, default="1,2", help="thread counts to try; the best is reported")
     ap.add_argument("--case", action="append", default=None,
                     help="MODEL:R:POLICY, e.g. S:16:compress:4 (repeatable; default: the run_decode.sh set)")
     args = ap.parse_args()
@@ -172,16 +182,16 @@ def main():
                 models[name] = Recurrent(*MODELS[name]).eval()
             model, max_seq = models[name], MODELS[name][6]
             new = min(args.new_tokens, max_seq - args.prompt_tokens)
-            for threads in (1, 2):
-                torch.set_num_threads(threads)
+            for threads in args.threads:
+                set_threads(threads)
                 ms, prefill_ms, nbytes = run_case(model, args.batch, args.prompt_tokens, new, int(r), policy,
                                                   args.min_seconds)
                 tps = 1e3 * args.batch / ms
                 if tps > results.get(case, {}).get("tokens_per_s", 0):
                     results[case] = {"tokens_per_s": tps, "ms_per_token": ms, "prefill_ms": prefill_ms,
                                      "cache_bytes": nbytes, "threads": threads, "new_tokens": new}
-    json.dump({"torch": torch.__version__, "batch": args.batch, "prompt_tokens": args.prompt_tokens,
-               "results": results}, sys.stdout)
+    json.dump({"torch": torch.__version__, "openblas_core": openblas_core(), "batch": args.batch,
+               "prompt_tokens": args.prompt_tokens, "results": results}, sys.stdout)
     print()
 
 

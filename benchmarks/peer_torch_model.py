@@ -21,12 +21,11 @@ and Newton-Schulz in bf16.
 --threads "1,2" times each thread count (a warm-up step, then steps until --min-seconds) and keeps
 the best; a count sets both torch's OpenMP threads and OpenBLAS's (torch.set_num_threads alone leaves
 Debian's pthread OpenBLAS at one thread per core). Unless OPENBLAS_CORETYPE is set, the script picks
-OpenBLAS's kernels from the CPU flags (see pick_openblas_core) and reports them as "openblas_core".
+OpenBLAS's kernels from the CPU flags (see peer_torch_common.py) and reports them as "openblas_core".
 
 --self-check runs the peer's correctness checks (Muon's update spectrum, a falling loss) instead.
 """
 import argparse
-import ctypes
 import json
 import math
 import os
@@ -34,48 +33,8 @@ import resource
 import sys
 import time
 
-
-def pick_openblas_core():
-    """Debian's OpenBLAS 0.3.21 (DYNAMIC_ARCH) does not recognise some newer CPUs under KVM (a Sapphire
-    Rapids guest reporting "Intel(R) Xeon(R) Processor") and falls back to its Prescott kernels, about 8x
-    slower (15 vs 127 GFLOP/s at 1 thread on 2048 x 256 x 256). Unless OPENBLAS_CORETYPE is set, pick
-    the best kernel the CPU's flags allow; it must be set before torch loads OpenBLAS."""
-    if "OPENBLAS_CORETYPE" in os.environ:
-        return
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
-    except OSError:
-        return
-    if "avx512f" in flags and "avx512bw" in flags and "avx512vl" in flags:
-        os.environ["OPENBLAS_CORETYPE"] = "SKYLAKEX"
-    elif "avx2" in flags and "fma" in flags:
-        os.environ["OPENBLAS_CORETYPE"] = "HASWELL"
-
-
-def openblas():
-    """The OpenBLAS library torch loaded (ctypes), or None (another BLAS, or not found)."""
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "blas" in line.rsplit("/", 1)[-1]}
-        for path in sorted(paths):
-            lib = ctypes.CDLL(path)  # already loaded: the same handle
-            if hasattr(lib, "openblas_get_corename"):
-                lib.openblas_get_corename.restype = ctypes.c_char_p
-                return lib
-    except OSError:
-        pass
-    return None
-
-
-def set_threads(n):
-    """torch.set_num_threads sets OpenMP's count only; a pthread OpenBLAS (Debian's) keeps one thread
-    per core unless told, so its count is set here too."""
-    torch.set_num_threads(n)
-    lib = openblas()
-    if lib is not None:
-        lib.openblas_set_num_threads(n)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # peer_torch_common, from any directory
+from peer_torch_common import openblas_core, pick_openblas_core, set_threads, thread_counts  # noqa: E402
 
 pick_openblas_core()
 import torch  # noqa: E402 - after OPENBLAS_CORETYPE
@@ -394,7 +353,7 @@ def main():
     ap.add_argument("--batch", type=int, default=0, help="batch size (default: the model's)")
     ap.add_argument("--seq", type=int, default=0, help="sequence length (default: the model's)")
     ap.add_argument("--min-seconds", type=float, default=3.0, help="measure each thread count for at least this long")
-    ap.add_argument("--threads", default="1,2", help="thread counts to try; the best is reported")
+    ap.add_argument("--threads", type=thread_counts, default="1,2", help="thread counts to try; the best is reported")
     ap.add_argument("--precision", choices=("f32", "bf16"), default="f32")
     ap.add_argument("--self-check", action="store_true", help="run the correctness checks instead of timing")
     a = ap.parse_args()
@@ -407,28 +366,26 @@ def main():
         check_bf16_autocast()
     cfg, layers, batch, seq = load_config(a.model_config)
     batch, seq = a.batch or batch, a.seq or seq
-    threads = [int(t) for t in a.threads.split(",") if t.strip()]
 
     torch.manual_seed(0)
     model = Recurrent(cfg, layers, seq)
     ids = torch.randint(0, cfg["vocab_size"], (batch, seq))
     targets = torch.randint(0, cfg["vocab_size"], (batch, seq))
     best = None
-    for t in threads:
+    for t in a.threads:
         set_threads(t)
         step = make_step(model, ids, targets, a.mode, a.r, k, a.optimizer, a.precision)
         steps, elapsed = time_steps(step, a.min_seconds)
         if best is None or elapsed / steps < best[2] / best[1]:
             best = (t, steps, elapsed)
     t, steps, elapsed = best
-    blas = openblas()
     print(json.dumps({
         "torch": torch.__version__, "model": a.model_config, "mode": a.mode, "r": a.r,
         "k": k if a.mode == "train" else 0, "optimizer": a.optimizer if a.mode == "train" else "-",
         "precision": a.precision, "batch": batch, "seq": seq, "threads": t, "steps": steps,
         "seconds_per_step": elapsed / steps, "tokens_per_s": steps * batch * seq / elapsed,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "parameters": sum(p.numel() for p in model.parameters()), "openblas_core": blas.openblas_get_corename().decode() if blas else None,
+        "parameters": sum(p.numel() for p in model.parameters()), "openblas_core": openblas_core(),
     }))
     return 0
 

@@ -1,12 +1,13 @@
 // Recurrent-model benchmarks on the cpu backend: one core iteration (adapter + 2 Llama blocks) forward
-// and forward+backward at B=8, T=256, d=256, and a training step of model "S" (forward + backward;
-// the optimizer lands with the training issue). Tokens/s as counters. Not here: PyTorch (peer_torch_model.py).
+// and forward+backward at B=8, T=256, d=256, a training step of model "S" (forward + backward) and
+// its optimizer step alone. Tokens/s as counters. Not here: PyTorch (peer_torch_model.py).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <vector>
 
 #include <recur/backends/cpu.hpp>
+#include <recur/optim/muon_adamw.hpp>
 
 namespace {
 
@@ -62,7 +63,7 @@ void BM_core_iteration_fwd_bwd(benchmark::State& state) {
     count_tokens(state, batch * seq);
 }
 
-/// Model S training step at r = 4 (n = 0, k = 4): forward, loss, backward (no optimizer yet).
+/// Model S training step at r = 4 (n = 0, k = 4): forward, loss, backward (the optimizer: below).
 void BM_model_s_train_step(benchmark::State& state) {
     const std::int64_t n = state.range(0), k = state.range(1);
     recur::Recurrent<B> m(model_s(), 2, 2, 2, recur::recurrence_options{}, 1);
@@ -77,6 +78,21 @@ void BM_model_s_train_step(benchmark::State& state) {
         recur::zero_grad<B>(m);
     }
     count_tokens(state, batch * seq);
+}
+
+/// Model S's Muon + AdamW step alone (gradients from one backward, kept), Newton-Schulz's GEMMs in
+/// f32 (0) or bf16 (1).
+void BM_model_s_optimizer_step(benchmark::State& state) {
+    recur::Recurrent<B> m(model_s(), 2, 2, 2, recur::recurrence_options{}, 1);
+    recur::rng gen(4);
+    std::vector<std::int32_t> ids(batch * seq);
+    for (auto& x : ids) x = static_cast<std::int32_t>(gen.next() % 4096);
+    const auto ti = Tensor::from_host(ids, {batch, seq});
+    recur::backward(m.loss(ti, ti, {0, 4}));
+    recur::muon_adamw_options options;
+    options.muon.ns_precision = state.range(0) ? recur::matmul_precision::bf16 : recur::matmul_precision::f32;
+    recur::muon_adamw<B> opt(recur::named_parameters<B>(m), options);
+    for (auto _ : state) opt.step(1e-3);
 }
 
 /// Model S inference forward at r iterations.
@@ -96,6 +112,7 @@ void BM_model_s_forward(benchmark::State& state) {
 BENCHMARK(BM_core_iteration_fwd)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_core_iteration_fwd_bwd)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_model_s_train_step)->ArgNames({"n", "k"})->Args({0, 4})->Args({4, 4})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_model_s_optimizer_step)->ArgName("ns_bf16")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_model_s_forward)->ArgName("r")->Arg(4)->Arg(16)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

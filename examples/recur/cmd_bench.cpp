@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -91,7 +92,7 @@ double model_flops_per_token(recur::Recurrent<B>& m, recur::iteration_split spli
 }
 
 int bench(const std::string& model_name, const std::string& mode, std::int64_t r, std::int64_t k, std::int64_t batch,
-          std::int64_t seq, double min_seconds, bool optimizer_step) {
+          std::int64_t seq, double min_seconds, bool optimizer_step, std::optional<recur::matmul_precision> ns_precision) {
     bench_model spec = named_model(model_name);
     if (batch > 0) spec.batch = batch;
     if (seq > 0) spec.seq = seq;
@@ -107,7 +108,10 @@ int bench(const std::string& model_name, const std::string& mode, std::int64_t r
     const recur::iteration_split split{r - k, k};
     std::uint64_t step = 0;
     std::unique_ptr<recur::muon_adamw<B>> opt;
-    if (mode == "train" && optimizer_step) opt = std::make_unique<recur::muon_adamw<B>>(recur::named_parameters<B>(model));
+    recur::muon_adamw_options opt_options;
+    opt_options.muon.ns_precision = ns_precision;
+    if (mode == "train" && optimizer_step)
+        opt = std::make_unique<recur::muon_adamw<B>>(recur::named_parameters<B>(model), opt_options);
     auto run = [&] {
         if (mode == "train") {
             recur::backward(model.loss(ti, tt, split, step++));
@@ -141,6 +145,7 @@ int bench(const std::string& model_name, const std::string& mode, std::int64_t r
                              {"k", mode == "train" ? k : 0},
                              {"optimizer", mode == "train" ? (opt ? "muon_adamw" : "none") : "-"},
                              {"precision", recur::matmul_precision_name(recur::get_matmul_precision())},
+                             {"ns_precision", opt ? recur::matmul_precision_name(ns_precision.value_or(recur::get_matmul_precision())) : "-"},
                              {"batch", spec.batch},
                              {"seq", spec.seq},
                              {"steps", steps},
@@ -279,7 +284,7 @@ namespace recur_cli {
 command add_bench(CLI::App& parent) {
     auto* cmd = parent.add_subcommand("bench", "tokens/s of a recurrent model on the cpu backend (one JSON line)");
     struct options {
-        std::string model = "S", mode = "train", path, optimizer = "muon_adamw";
+        std::string model = "S", mode = "train", path, optimizer = "muon_adamw", ns_precision = "matmul";
         std::int64_t r = 4, k = -1, batch = 0, seq = 0;
         double min_seconds = 3.0;
         decode_request decode;
@@ -296,6 +301,10 @@ command add_bench(CLI::App& parent) {
     cmd->add_option("--optimizer", o->optimizer, "train: muon_adamw (a full step) or none (forward + backward only)")
         ->check(CLI::IsMember({"muon_adamw", "none"}))
         ->capture_default_str();
+    cmd->add_option("--ns-precision", o->ns_precision,
+                    "train: Muon's Newton-Schulz GEMMs in f32 or bf16; matmul: as --precision")
+        ->check(CLI::IsMember({"matmul", "f32", "bf16"}))
+        ->capture_default_str();
     cmd->add_option("--batch", o->batch, "batch size (default: the model's; decode: 1 row)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--seq", o->seq, "sequence length (default: the model's)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--min-seconds", o->min_seconds, "measure for at least this long")->check(CLI::PositiveNumber);
@@ -309,7 +318,9 @@ command add_bench(CLI::App& parent) {
                 if (o->mode != "decode") {
                     recur::check(path->count() == 0, "recur bench: --model needs --mode decode (train and fwd take --model-config)");
                     return bench(o->model, o->mode, o->r, o->k < 0 ? o->r : o->k, o->batch, o->seq, o->min_seconds,
-                                 o->optimizer == "muon_adamw");
+                                 o->optimizer == "muon_adamw",
+                                 o->ns_precision == "matmul" ? std::nullopt
+                                                             : std::optional(recur::parse_matmul_precision(o->ns_precision)));
                 }
                 recur::check(path->count() == 0 || config->count() == 0,
                              "recur bench: give --model PATH or --model-config NAME, not both");

@@ -14,6 +14,7 @@
 #include <recur/io/token_file.hpp>
 #include <recur/io/tokenizer.hpp>
 
+#include "support/bf16.hpp"
 #include "support/scratch_dir.hpp"
 
 using Catch::Contains;
@@ -71,11 +72,12 @@ TEST_CASE("recur eval, convert and eval again reproduce the stories260K referenc
     SECTION("with bf16 matmul operands (--precision after the subcommand) the loss stays within 0.01 nats") {
         r = run("eval --precision bf16 --model " + model + " --data " + tokens + " --json");
         INFO(r.output);
-        if (r.code == 2 && r.output.find("no oneDNN bf16 matmul") != std::string::npos) {
-            WARN("skipped: this CPU has no bf16 matmul");
-        } else {
+        if (recur::test::cpu_runs_bf16("recur eval --precision bf16")) {
             REQUIRE(r.code == 0);
             CHECK(last_json_line(r.output)["loss"][0].get<double>() == Approx(want).margin(1e-2));
+        } else {  // the command says why it cannot run
+            CHECK(r.code == 2);
+            CHECK(r.output.find("no oneDNN bf16 matmul") != std::string::npos);
         }
     }
 
@@ -218,6 +220,11 @@ TEST_CASE("recur train names the bad key of a run file", "[cli][train][errors]")
     r = run("train --config " + dir.write("bad.json", j.dump()));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Contains("'lr'"));
+    j["optimizer"]["muon"]["lr"] = 0.002;
+    j["optimizer"]["muon"]["ns_precision"] = "fp8";
+    r = run("train --config " + dir.write("bad.json", j.dump()));
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Contains("'ns_precision'") && Contains("fp8"));
     r = run("train --config " + dir.write("bad.json", "{\"model\": "));
     CHECK(r.code == 2);
     CHECK_THAT(r.output, Contains("not valid JSON"));

@@ -88,17 +88,18 @@ mat<typename B::scalar> mat_of(Tensor<B>& x_or_copy) {
 }
 
 /// C (+)= alpha A B for `batch` products; a or b may be shared by all (batch 1), c may be too, in
-/// which case the products are summed into it.
+/// which case the products are summed into it. Operands in `precision` (by default the process-wide one).
 template <Backend B>
 void gemm(const mat<typename B::scalar>& c, const mat<typename B::scalar>& a, const mat<typename B::scalar>& b,
-          std::int64_t batch, bool accumulate, typename B::scalar alpha = 1) {
+          std::int64_t batch, bool accumulate, typename B::scalar alpha = 1,
+          matmul_precision precision = get_matmul_precision()) {
     using T = typename B::scalar;
     gemm_args<T> g;
     g.m = a.rows, g.n = b.cols, g.k = a.cols;
     g.a = a.p, g.lda = a.ld, g.trans_a = a.trans, g.stride_a = a.batch > 1 ? a.batch_stride : 0;
     g.b = b.p, g.ldb = b.ld, g.trans_b = b.trans, g.stride_b = b.batch > 1 ? b.batch_stride : 0;
     g.c = c.p, g.ldc = c.ld, g.alpha = alpha, g.accumulate = accumulate;
-    g.precision = get_matmul_precision();
+    g.precision = precision;
     if (c.batch == 1 && batch > 1) {
         const bool b_stacks = !b.trans && b.batch_stride == b.rows * b.ld;
         if (a.batch > 1 && b.batch > 1 && a.trans && a.batch_stride == a.cols * a.ld && b_stacks) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,13 +29,13 @@ namespace recur {
 /// ```
 /// A = X X^T;  B = b A + c A^2;  X = a X + B X      (a, b, c) = (3.4445, -4.7750, 2.0315)
 /// ```
-/// and transposed back. Runs under no_grad with the backend's matmul; the only value brought to the
-/// host is ||g||_F. Returns a new contiguous tensor of g's shape. g may also be a stack (G, rows,
-/// cols) of same-shaped matrices: each is orthogonalised on its own (its own norm), with one batched
-/// GEMM per product for the whole stack. Throws recur::error unless g is 2-D or 3-D in the compute
-/// dtype and steps >= 0.
+/// and transposed back. Runs under no_grad with the backend's GEMM, its operands in `precision` (by
+/// default the process-wide setting); the only value brought to the host is ||g||_F. Returns a new
+/// contiguous tensor of g's shape. g may also be a stack (G, rows, cols) of same-shaped matrices:
+/// each is orthogonalised on its own (its own norm), with one batched GEMM per product for the whole
+/// stack. Throws recur::error unless g is 2-D or 3-D in the compute dtype and steps >= 0.
 template <Backend B>
-Tensor<B> newton_schulz(const Tensor<B>& g, int steps = 5) {
+Tensor<B> newton_schulz(const Tensor<B>& g, int steps = 5, matmul_precision precision = get_matmul_precision()) {
     using T = typename B::scalar;
     constexpr double a = 3.4445, b = -4.7750, c = 2.0315;
     check(g.dim() == 2 || g.dim() == 3, "recur::newton_schulz: needs a matrix or a stack of them, got shape ", g.shape());
@@ -55,12 +56,19 @@ Tensor<B> newton_schulz(const Tensor<B>& g, int steps = 5) {
         T* xi = x.template data<T>() + i * per;
         kernels::scale<B>::run(xi, xi, per, static_cast<T>(1.0 / (std::sqrt(norms[static_cast<std::size_t>(i)]) + 1e-7)));
     }
+    Shape gram_shape = x.shape();
+    gram_shape[gram_shape.dim() - 1] = gram_shape[gram_shape.dim() - 2];
+    const auto gemm = [&](const Tensor<B>& out, const Tensor<B>& lhs, const Tensor<B>& rhs, bool accumulate, double alpha) {
+        detail::gemm<B>(*detail::as_mat(out), *detail::as_mat(lhs), *detail::as_mat(rhs), items, accumulate,
+                        static_cast<T>(alpha), precision);
+    };
     for (int i = 0; i < steps; ++i) {
-        const Tensor<B> gram = matmul(x, x.transpose());  // A (.., small, small)
-        const Tensor<B> poly = scale(gram, b);            // b A + c A A: the product accumulates into it
-        detail::gemm<B>(*detail::as_mat(poly), *detail::as_mat(gram), *detail::as_mat(gram), items, true, static_cast<T>(c));
+        const Tensor<B> gram = Tensor<B>::empty(gram_shape);  // A = X X^T (.., small, small)
+        gemm(gram, x, x.transpose(), false, 1.0);
+        const Tensor<B> poly = scale(gram, b);  // b A + c A A: the product accumulates into it
+        gemm(poly, gram, gram, true, c);
         const Tensor<B> next = scale(x, a);  // a X + (b A + c A A) X
-        detail::gemm<B>(*detail::as_mat(next), *detail::as_mat(poly), *detail::as_mat(x), items, true);
+        gemm(next, poly, x, true, 1.0);
         x = next;
     }
     return tall ? x.transpose().contiguous() : x;
@@ -85,6 +93,9 @@ struct muon_options {
     double weight_decay = 1e-4;  ///< decoupled: W *= 1 - lr * weight_decay
     int ns_steps = 5;            ///< Newton-Schulz iterations
     muon_scale scale = muon_scale::spectral;
+    /// Newton-Schulz's GEMM operands; unset: the process-wide matmul precision. bf16 is what the
+    /// reference Muon implementation uses (its iteration tolerates the rounding; see newton_schulz).
+    std::optional<matmul_precision> ns_precision;
 };
 
 /// Muon on a list of 2-D parameters W (rows, cols) with gradients G, one step at a time:
@@ -151,7 +162,7 @@ public:
                 kernels::muon_momentum<B>::run(momentum_[i].template data<T>(), u.template data<T>() + j * n,
                                                grads_[i]->template data<T>(), n, static_cast<T>(options_.momentum));
             }
-            const Tensor<B> x = newton_schulz(u, options_.ns_steps);
+            const Tensor<B> x = newton_schulz(u, options_.ns_steps, options_.ns_precision.value_or(get_matmul_precision()));
             const double s = muon_scale_factor(options_.scale, rows, cols);
             for (std::int64_t j = 0; j < count; ++j) {
                 T* w = params_[members_[static_cast<std::size_t>(j)]].tensor->template data<T>();
@@ -198,7 +209,8 @@ private:
                 {"muon.momentum", detail::exact_string(options_.momentum)},
                 {"muon.weight_decay", detail::exact_string(options_.weight_decay)},
                 {"muon.ns_steps", std::to_string(options_.ns_steps)},
-                {"muon.scale", options_.scale == muon_scale::spectral ? "spectral" : "match_adamw"}};
+                {"muon.scale", options_.scale == muon_scale::spectral ? "spectral" : "match_adamw"},
+                {"muon.ns_precision", options_.ns_precision ? std::string(matmul_precision_name(*options_.ns_precision)) : "matmul"}};
     }
 
     std::vector<named_parameter<B>> params_;

@@ -15,7 +15,8 @@
 //                tokenize` splits them); "qa" rows carry the loss on answer tokens only. Steps 0 or
 //                absent: the phase runs to the end (last phase only).
 //   "optimizer": {"kind": "muon_adamw" | "adamw",
-//                 "muon": {"lr", "momentum", "weight_decay", "ns_steps", "scale": "spectral" | "match_adamw"},
+//                 "muon": {"lr", "momentum", "weight_decay", "ns_steps", "scale": "spectral" | "match_adamw",
+//                          "ns_precision": "matmul" (the run's --precision, default) | "f32" | "bf16"},
 //                 "adamw": {"lr", "beta1", "beta2", "eps", "weight_decay"},
 //                 "rules": [{"pattern": REGEX, "group": "muon" | "adamw"}, ...]}
 //   "train":     train_config (train/config.hpp)
@@ -25,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -60,7 +62,7 @@ inline optimizer_config optimizer_config_from_json(const nlohmann::json& j, cons
                                at);
     if (const auto it = j.find("muon"); it != j.end()) {
         const std::string m = at + "muon: ";
-        detail::reject_unknown(*it, {"lr", "momentum", "weight_decay", "ns_steps", "scale"}, m);
+        detail::reject_unknown(*it, {"lr", "momentum", "weight_decay", "ns_steps", "scale", "ns_precision"}, m);
         auto& o = c.options.muon;
         detail::read_key(*it, "lr", o.lr, m);
         detail::read_key(*it, "momentum", o.momentum, m);
@@ -68,6 +70,9 @@ inline optimizer_config optimizer_config_from_json(const nlohmann::json& j, cons
         detail::read_key(*it, "ns_steps", o.ns_steps, m);
         o.scale = detail::read_enum(*it, "scale", o.scale,
                                     {{"spectral", muon_scale::spectral}, {"match_adamw", muon_scale::match_adamw}}, m);
+        o.ns_precision = detail::read_enum<std::optional<matmul_precision>>(
+            *it, "ns_precision", o.ns_precision,
+            {{"matmul", std::nullopt}, {"f32", matmul_precision::f32}, {"bf16", matmul_precision::bf16}}, m);
     }
     if (const auto it = j.find("adamw"); it != j.end()) {
         const std::string a = at + "adamw: ";

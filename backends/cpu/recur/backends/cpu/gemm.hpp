@@ -77,6 +77,7 @@ struct packed_operand {
     }
     std::int64_t item_size() const { return outer * inner; }
     std::int64_t size() const { return items * outer * inner; }
+    bool operator==(const packed_operand&) const = default;
 
     /// Rounds the f32 operand at `src` (stored rows `ld` apart, items `stride` apart) into `dst`.
     void round_to_bf16(std::uint16_t* dst, const float* src, std::int64_t ld, std::int64_t stride) const {
@@ -136,8 +137,10 @@ private:
             auto* a16 = thread_buffer<gemm_bf16_a_tag, std::uint16_t>(static_cast<std::size_t>(p.bf16_a->size()));
             auto* b16 = thread_buffer<gemm_bf16_b_tag, std::uint16_t>(static_cast<std::size_t>(p.bf16_b->size()));
             p.bf16_a->round_to_bf16(a16, g.a, g.lda, g.stride_a);
-            p.bf16_b->round_to_bf16(b16, g.b, g.ldb, g.stride_b);
-            a = a16, b = b16, bytes = sizeof(std::uint16_t);
+            // B reads the same values in the same packed order as A (X X^T, A A): packed once.
+            const bool same = g.b == g.a && g.ldb == g.lda && g.stride_b == g.stride_a && *p.bf16_b == *p.bf16_a;
+            if (!same) p.bf16_b->round_to_bf16(b16, g.b, g.ldb, g.stride_b);
+            a = a16, b = same ? a16 : b16, bytes = sizeof(std::uint16_t);
             per_a = p.repeats > 1 && g.stride_a != 0 ? p.bf16_a->item_size() : 0;
             per_b = p.repeats > 1 && g.stride_b != 0 ? p.bf16_b->item_size() : 0;
         }
@@ -223,6 +226,28 @@ private:
 };
 
 }  // namespace recur::cpu_detail
+
+namespace recur {
+
+/// Whether this CPU's oneDNN has a bf16 matmul (AMX, avx512_bf16 or plain AVX-512 kernels): what
+/// matmul_precision::bf16 needs on the cpu backend. Asked of oneDNN once.
+inline bool cpu_has_bf16_matmul() {
+    static const bool has = [] {
+        using dt = dnnl::memory::data_type;
+        const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+        const dnnl::memory::desc in({16, 16}, dt::bf16, dnnl::memory::format_tag::ab),
+            out({16, 16}, dt::f32, dnnl::memory::format_tag::ab);
+        try {
+            dnnl::matmul::primitive_desc(dnnl::matmul::desc(in, in, out), engine);
+            return true;
+        } catch (const dnnl::error&) {
+            return false;
+        }
+    }();
+    return has;
+}
+
+}  // namespace recur
 
 namespace recur::kernels {
 

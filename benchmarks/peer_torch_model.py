@@ -16,7 +16,8 @@ weights stay near their start; the learning rate does not change the cost.
 
 --precision bf16 is the fairest bf16 setup torch 1.13 offers on CPU: forward and backward under
 torch.autocast("cpu", torch.bfloat16) (matmuls and linears in bf16, f32 weights and optimizer state)
-and Newton-Schulz in bf16.
+and Newton-Schulz in bf16. --ns-precision f32|bf16 sets Newton-Schulz's dtype alone, as
+`recur bench --ns-precision` does (bf16 is what the reference Muon implementation uses).
 
 --threads "1,2" times each thread count (a warm-up step, then steps until --min-seconds) and keeps
 the best; a count sets both torch's OpenMP threads and OpenBLAS's (torch.set_num_threads alone leaves
@@ -254,7 +255,7 @@ def autocast(precision):
     return torch.autocast(device_type="cpu", enabled=False)
 
 
-def make_step(model, ids, targets, mode, r, k, optimizer, precision):
+def make_step(model, ids, targets, mode, r, k, optimizer, precision, ns_precision):
     vocab = model.lm_head.out_features
     if mode == "fwd":
         def step():
@@ -262,7 +263,8 @@ def make_step(model, ids, targets, mode, r, k, optimizer, precision):
                 model(ids, 0, r)
         return step
 
-    opt = MuonAdamW(model, 1e-3, torch.bfloat16 if precision == "bf16" else torch.float32) if optimizer == "muon_adamw" else None
+    ns_dtype = torch.bfloat16 if ns_precision == "bf16" else torch.float32
+    opt = MuonAdamW(model, 1e-3, ns_dtype) if optimizer == "muon_adamw" else None
 
     def step():
         with autocast(precision):
@@ -355,6 +357,8 @@ def main():
     ap.add_argument("--min-seconds", type=float, default=3.0, help="measure each thread count for at least this long")
     ap.add_argument("--threads", type=thread_counts, default="1,2", help="thread counts to try; the best is reported")
     ap.add_argument("--precision", choices=("f32", "bf16"), default="f32")
+    ap.add_argument("--ns-precision", choices=("matmul", "f32", "bf16"), default="matmul",
+                    help="train: Muon's Newton-Schulz in f32 or bf16; matmul: as --precision")
     ap.add_argument("--self-check", action="store_true", help="run the correctness checks instead of timing")
     a = ap.parse_args()
     if a.self_check:
@@ -364,6 +368,7 @@ def main():
         sys.exit(f"peer_torch_model.py: need r >= 1 and 0 <= k <= r, got r {a.r}, k {k}")
     if a.precision == "bf16":
         check_bf16_autocast()
+    ns_precision = a.precision if a.ns_precision == "matmul" else a.ns_precision
     cfg, layers, batch, seq = load_config(a.model_config)
     batch, seq = a.batch or batch, a.seq or seq
 
@@ -374,7 +379,7 @@ def main():
     best = None
     for t in a.threads:
         set_threads(t)
-        step = make_step(model, ids, targets, a.mode, a.r, k, a.optimizer, a.precision)
+        step = make_step(model, ids, targets, a.mode, a.r, k, a.optimizer, a.precision, ns_precision)
         steps, elapsed = time_steps(step, a.min_seconds)
         if best is None or elapsed / steps < best[2] / best[1]:
             best = (t, steps, elapsed)
@@ -382,7 +387,8 @@ def main():
     print(json.dumps({
         "torch": torch.__version__, "model": a.model_config, "mode": a.mode, "r": a.r,
         "k": k if a.mode == "train" else 0, "optimizer": a.optimizer if a.mode == "train" else "-",
-        "precision": a.precision, "batch": batch, "seq": seq, "threads": t, "steps": steps,
+        "precision": a.precision,
+        "ns_precision": ns_precision if a.mode == "train" and a.optimizer == "muon_adamw" else "-", "batch": batch, "seq": seq, "threads": t, "steps": steps,
         "seconds_per_step": elapsed / steps, "tokens_per_s": steps * batch * seq / elapsed,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "parameters": sum(p.numel() for p in model.parameters()), "openblas_core": openblas_core(),

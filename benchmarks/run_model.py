@@ -58,11 +58,11 @@ class Runner:
             f.write(json.dumps(line) + "\n")
         return line if "error" not in line else None
 
-    def recur(self, file, tag, model, mode, r, k=None, precision="f32", min_seconds=1.0, batch=0, seq=0):
+    def recur(self, file, tag, model, mode, r, k=None, precision="f32", min_seconds=1.0, batch=0, seq=0, ns="matmul"):
         cmd = [self.a.recur, "bench", "--precision", precision, "--model-config", model, "--mode", mode, "--r", str(r),
                "--min-seconds", str(max(min_seconds, 0.001))]
         if mode == "train":
-            cmd += ["--k", str(k), "--optimizer", "muon_adamw"]
+            cmd += ["--k", str(k), "--optimizer", "muon_adamw", "--ns-precision", ns]
         if batch:
             cmd += ["--batch", str(batch), "--seq", str(seq)]
         line = self.call(file, cmd, {"OMP_NUM_THREADS": str(self.a.recur_threads)}, tag, "recur")
@@ -71,13 +71,14 @@ class Runner:
                 f"({line['wall_s']:.0f} s)")
         return line
 
-    def torch(self, file, tag, model, mode, r, k=None, precision="f32", min_seconds=1.0, batch=0, seq=0, threads=None):
+    def torch(self, file, tag, model, mode, r, k=None, precision="f32", min_seconds=1.0, batch=0, seq=0, threads=None,
+              ns="matmul"):
         if not self.torch_ok:
             return None
         cmd = [self.a.python, PEER, "--model-config", model, "--mode", mode, "--r", str(r),
                "--min-seconds", str(min_seconds), "--threads", threads or self.a.torch_threads, "--precision", precision]
         if mode == "train":
-            cmd += ["--k", str(k), "--optimizer", "muon_adamw"]
+            cmd += ["--k", str(k), "--optimizer", "muon_adamw", "--ns-precision", ns]
         if batch:
             cmd += ["--batch", str(batch), "--seq", str(seq)]
         line = self.call(file, cmd, {}, tag, "torch")
@@ -158,10 +159,13 @@ def section_side(a, run, md, peak):
         cases = [("S", "train", 1, 1), ("S", "fwd", 1, None)]
     rows, winners, flops_of = [], {}, {}
     for model, mode, r, k in cases:
-        for precision in ("f32", "bf16"):
-            tag = f"{model} {mode} r{r}" + (f" k{k}" if k is not None else "") + f" {precision}"
-            rl = run.recur("side.jsonl", tag, model, mode, r, k, precision, ms)
-            tl = run.torch("side.jsonl", tag, model, mode, r, k, precision, ms)
+        # Training also runs f32 with Newton-Schulz in bf16 (as the reference Muon does it).
+        variants = [("f32", "matmul"), ("f32", "bf16"), ("bf16", "matmul")] if mode == "train" else [("f32", "matmul"), ("bf16", "matmul")]
+        for precision, ns in variants:
+            label = precision + (f", NS {ns}" if ns != "matmul" else "")
+            tag = f"{model} {mode} r{r}" + (f" k{k}" if k is not None else "") + f" {label}"
+            rl = run.recur("side.jsonl", tag, model, mode, r, k, precision, ms, ns=ns)
+            tl = run.torch("side.jsonl", tag, model, mode, r, k, precision, ms, ns=ns)
             flops = rl["model_flops_per_token"] if rl else flops_of.get((model, mode, r, k))
             if rl:
                 flops_of[(model, mode, r, k)] = flops
@@ -170,7 +174,7 @@ def section_side(a, run, md, peak):
             tg = tt * flops / 1e9 if tt and flops else None
             if tl and model == "S" and precision == "f32" and mode not in winners:
                 winners[mode] = str(tl["threads"])
-            rows.append([f"{model} {mode} r={r}" + (f" k={k}" if k is not None else ""), precision, fmt(rt), fmt(tt),
+            rows.append([f"{model} {mode} r={r}" + (f" k={k}" if k is not None else ""), label, fmt(rt), fmt(tt),
                          fmt(rt / tt if rt and tt else None, 2, "x"), fmt(rg, 1), fmt(util(rg, peak.get(precision)), 1, " %"),
                          fmt(tg, 1), fmt(util(tg, peak.get(precision)), 1, " %"), (tl or {}).get("threads", "-")])
     bs = "model S B=8 T=256, model M B=4 T=256" if not a.quick else "quick: model S, B=8 T=256, r=1"

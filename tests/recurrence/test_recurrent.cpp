@@ -1,9 +1,10 @@
 // Recurrent<B, Prelude, Core, Coda>: whole-model finite-difference gradients with truncated backprop,
 // pass-through retrofit equals the pruned LlamaModel, memory grows with k not n, cpu vs reference,
-// traces, bad surgery specs.
+// the initial state's noise, traces, bad surgery specs.
 // Not here: the (n, k) sampler (test_sampler.cpp).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include <recur/backends/cpu.hpp>
@@ -166,6 +167,32 @@ TEST_CASE("the trace reports the final state and per-iteration relative change",
     const auto a = m.forward(ids, {1, 1}, 4).to_host<float>();
     CHECK(max_abs_diff(a, m.forward(ids, {1, 1}, 4).to_host<float>()) == 0);
     CHECK(max_abs_diff(a, m.forward(ids, {1, 1}, 5).to_host<float>()) > 0);
+}
+
+TEST_CASE("the initial state is truncated normal noise keyed by row and position, the same on one thread or two", "[recurrence]") {
+    using B = cpu;
+    Recurrent<B> m(tiny_config(0.1), 1, 1, 1, recurrence_options{}, 1);
+    const std::int64_t c = m.config.d_model;
+    const auto e = Tensor<B>::zeros({8, 128, c});  // enough values to be drawn in parallel
+    const auto s = m.initial_state(e, 7).to_host<float>();
+    const int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const auto serial = m.initial_state(e, 7).to_host<float>();
+    omp_set_num_threads(threads);
+    CHECK(max_abs_diff(s, serial) == 0);
+    // A token on its own at position 100 gets row (0, 100) of the full draw.
+    const auto alone = m.initial_state(Tensor<B>::zeros({1, 1, c}), 7, 100).to_host<float>();
+    CHECK(max_abs_diff(alone, std::vector<float>(s.begin() + 100 * c, s.begin() + 101 * c)) == 0);
+    CHECK(max_abs_diff(s, m.initial_state(e, 8).to_host<float>()) > 0);
+    // N(0, 2 / (5 d)) cut at 3 standard deviations: the cut leaves 0.9866 of the standard deviation.
+    const double sd = std::sqrt(2.0 / (5.0 * static_cast<double>(c)));
+    double sum = 0, squares = 0, largest = 0;
+    for (float x : s) sum += x, squares += double(x) * x, largest = std::max(largest, std::abs(double(x)));
+    const double n = static_cast<double>(s.size()), mean = sum / n;
+    CHECK(std::abs(mean) < 0.05 * sd);
+    CHECK(std::sqrt(squares / n - mean * mean) == Approx(0.9866 * sd).epsilon(0.03));
+    CHECK(largest <= 3 * sd * (1 + 1e-6));
+    CHECK(largest > 2.5 * sd);
 }
 
 TEST_CASE("forward_at gives forward(ids, r) for every r of a sweep from one pass", "[recurrence]") {

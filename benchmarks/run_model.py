@@ -7,6 +7,9 @@ Sections:
      f32 out), medians of 3 repetitions; the peak of a dtype is its best median over the shapes.
   b. side by side: models S and M, train r 4 k 4 (Muon + AdamW), fwd r 4, fwd r 16, at f32 and bf16;
      recur at --recur-threads, PyTorch best of --torch-threads; recur first, then PyTorch, per case.
+     Right before each recur case, the matmul peak of its precision is measured again (one shape,
+     best of 3 short runs): this machine's speed drifts, so utilisation is model GFLOP/s over the
+     larger of that peak and a's.
   c. recur's time per step against n + k (model S, train, Muon + AdamW, f32) and a least-squares fit
      seconds = c0 + cn n + ck k.
   d. scaling: benchmarks/configs/scale_d{128,256,512,1024}.json x r in {1, 4, 16, 32}, train
@@ -145,6 +148,18 @@ def section_peak(a, run, md):
     return peak
 
 
+def peak_beside(a, precision):
+    """The oneDNN matmul rate of `precision` (2048 x 256 x 704, best of 3 short runs), measured now."""
+    name = "BM_matmul_onednn_primitive" if precision == "f32" else "BM_matmul_onednn_bf16"
+    p = subprocess.run([a.bench_ops, f"--benchmark_filter={name}/M:2048/N:256/K:704/", "--benchmark_repetitions=3",
+                        "--benchmark_min_time=0.2", "--benchmark_format=json"],
+                       capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(a.recur_threads)))
+    if p.returncode != 0:
+        return None
+    rates = [b["FLOPS"] / 1e9 for b in json.loads(p.stdout)["benchmarks"] if b.get("run_type") != "aggregate"]
+    return max(rates) if rates else None
+
+
 def util(gflops, peak):
     return None if gflops is None or not peak else 100.0 * gflops / peak
 
@@ -164,8 +179,10 @@ def section_side(a, run, md, peak):
         for precision, ns in variants:
             label = precision + (f", NS {ns}" if ns != "matmul" else "")
             tag = f"{model} {mode} r{r}" + (f" k{k}" if k is not None else "") + f" {label}"
+            local = peak_beside(a, precision)
             rl = run.recur("side.jsonl", tag, model, mode, r, k, precision, ms, ns=ns)
             tl = run.torch("side.jsonl", tag, model, mode, r, k, precision, ms, ns=ns)
+            top = max([x for x in (local, peak.get(precision)) if x] or [0]) or None
             flops = rl["model_flops_per_token"] if rl else flops_of.get((model, mode, r, k))
             if rl:
                 flops_of[(model, mode, r, k)] = flops
@@ -175,15 +192,15 @@ def section_side(a, run, md, peak):
             if tl and model == "S" and precision == "f32" and mode not in winners:
                 winners[mode] = str(tl["threads"])
             rows.append([f"{model} {mode} r={r}" + (f" k={k}" if k is not None else ""), label, fmt(rt), fmt(tt),
-                         fmt(rt / tt if rt and tt else None, 2, "x"), fmt(rg, 1), fmt(util(rg, peak.get(precision)), 1, " %"),
-                         fmt(tg, 1), fmt(util(tg, peak.get(precision)), 1, " %"), (tl or {}).get("threads", "-")])
+                         fmt(rt / tt if rt and tt else None, 2, "x"), fmt(rg, 1), fmt(local, 1), fmt(util(rg, top), 1, " %"),
+                         fmt(tg, 1), fmt(util(tg, top), 1, " %"), (tl or {}).get("threads", "-")])
     bs = "model S B=8 T=256, model M B=4 T=256" if not a.quick else "quick: model S, B=8 T=256, r=1"
     emit(md, f"### b. recur ({threads(a.recur_threads)}) vs PyTorch {run_torch_version(a.out)} (best of "
              f"{threads(a.torch_threads)}), {bs}; train = full step with Muon + AdamW\n")
     emit(md, table(["case", "precision", "recur tok/s", "torch tok/s", "recur / torch", "recur model GFLOP/s",
-                    "recur util", "torch model GFLOP/s", "torch util", "torch threads"], rows))
-    emit(md, "\nutil = model GFLOP/s / the oneDNN matmul peak of that precision (section a, "
-             f"{threads(a.recur_threads)}).\n")
+                    "peak beside GFLOP/s", "recur util", "torch model GFLOP/s", "torch util", "torch threads"], rows))
+    emit(md, "\nutil = model GFLOP/s / the larger of the oneDNN matmul peak of that precision in section a and "
+             f"the one measured right before the case (2048 x 256 x 704, {threads(a.recur_threads)}).\n")
     return winners
 
 

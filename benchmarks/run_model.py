@@ -4,7 +4,8 @@ JSON lines under --out and prints markdown tables (issue 8) to stdout; progress 
 
 Sections:
   a. matmul peak: bench_ops BM_matmul_onednn_primitive (f32) and BM_matmul_onednn_bf16 (bf16 in,
-     f32 out), medians of 3 repetitions; the peak of a dtype is its best median over the shapes.
+     f32 out) on model S's three shapes and 1024^3, medians of 3 repetitions; the peak of a dtype is
+     its best median over the shapes.
   b. side by side: models S and M, train r 4 k 4 (Muon + AdamW), fwd r 4, fwd r 16, at f32 and bf16;
      recur at --recur-threads, PyTorch best of --torch-threads; recur first, then PyTorch, per case.
      Each case runs --rounds times (default 2), alternating recur and PyTorch; the best of each side
@@ -150,9 +151,11 @@ def section_peak(a, run, md):
 
 
 def peak_beside(a, precision):
-    """The oneDNN matmul rate of `precision` (2048 x 256 x 704, best of 3 short runs), measured now."""
+    """The oneDNN matmul rate of `precision` (the best of 2048 x 256 x 704 and 1024^3, 3 short runs each),
+    measured now."""
     name = "BM_matmul_onednn_primitive" if precision == "f32" else "BM_matmul_onednn_bf16"
-    p = subprocess.run([a.bench_ops, f"--benchmark_filter={name}/M:2048/N:256/K:704/", "--benchmark_repetitions=3",
+    p = subprocess.run([a.bench_ops, f"--benchmark_filter={name}/(M:2048/N:256/K:704|M:1024/N:1024/K:1024)/",
+                        "--benchmark_repetitions=3",
                         "--benchmark_min_time=0.2", "--benchmark_format=json"],
                        capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(a.recur_threads)))
     if p.returncode != 0:
@@ -208,7 +211,7 @@ def section_side(a, run, md, peak):
                     "peak beside GFLOP/s", "recur util", "torch model GFLOP/s", "torch util", "torch threads"], rows))
     emit(md, f"\nEach side: the best of {1 if a.quick else a.rounds} alternating runs. util = model GFLOP/s / the "
              "largest oneDNN matmul rate of that precision measured in section a or right before one of the case's "
-             f"runs ('peak beside': 2048 x 256 x 704, {threads(a.recur_threads)}).\n")
+             f"runs ('peak beside': the best of 2048 x 256 x 704 and 1024^3, {threads(a.recur_threads)}).\n")
     return winners
 
 

@@ -28,6 +28,14 @@ recur::model_config model_s() {
 
 constexpr std::int64_t batch = 8, seq = 256;
 
+/// (batch, seq) token ids uniform over model S's vocabulary.
+Tensor random_ids(std::uint64_t seed) {
+    recur::rng gen(seed);
+    std::vector<std::int32_t> ids(batch * seq);
+    for (auto& x : ids) x = static_cast<std::int32_t>(gen.next() % 4096);
+    return Tensor::from_host(ids, {batch, seq});
+}
+
 void count_tokens(benchmark::State& state, double tokens_per_iteration) {
     state.counters["tokens_per_s"] = benchmark::Counter(tokens_per_iteration, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -67,11 +75,7 @@ void BM_core_iteration_fwd_bwd(benchmark::State& state) {
 void BM_model_s_train_step(benchmark::State& state) {
     const std::int64_t n = state.range(0), k = state.range(1);
     recur::Recurrent<B> m(model_s(), 2, 2, 2, recur::recurrence_options{}, 1);
-    recur::rng gen(2);
-    std::vector<std::int32_t> ids(batch * seq), targets(batch * seq);
-    for (auto& x : ids) x = static_cast<std::int32_t>(gen.next() % 4096);
-    for (auto& x : targets) x = static_cast<std::int32_t>(gen.next() % 4096);
-    const auto ti = Tensor::from_host(ids, {batch, seq}), tt = Tensor::from_host(targets, {batch, seq});
+    const auto ti = random_ids(2), tt = random_ids(5);
     std::uint64_t step = 0;
     for (auto _ : state) {
         recur::backward(m.loss(ti, tt, {n, k}, step++));
@@ -84,10 +88,7 @@ void BM_model_s_train_step(benchmark::State& state) {
 /// f32 (0) or bf16 (1).
 void BM_model_s_optimizer_step(benchmark::State& state) {
     recur::Recurrent<B> m(model_s(), 2, 2, 2, recur::recurrence_options{}, 1);
-    recur::rng gen(4);
-    std::vector<std::int32_t> ids(batch * seq);
-    for (auto& x : ids) x = static_cast<std::int32_t>(gen.next() % 4096);
-    const auto ti = Tensor::from_host(ids, {batch, seq});
+    const auto ti = random_ids(4);
     recur::backward(m.loss(ti, ti, {0, 4}));
     recur::muon_adamw_options options;
     options.muon.ns_precision = state.range(0) ? recur::matmul_precision::bf16 : recur::matmul_precision::f32;
@@ -98,10 +99,7 @@ void BM_model_s_optimizer_step(benchmark::State& state) {
 /// Model S inference forward at r iterations.
 void BM_model_s_forward(benchmark::State& state) {
     recur::Recurrent<B> m(model_s(), 2, 2, 2, recur::recurrence_options{}, 1);
-    recur::rng gen(3);
-    std::vector<std::int32_t> ids(batch * seq);
-    for (auto& x : ids) x = static_cast<std::int32_t>(gen.next() % 4096);
-    const auto ti = Tensor::from_host(ids, {batch, seq});
+    const auto ti = random_ids(3);
     const recur::no_grad off;
     for (auto _ : state) benchmark::DoNotOptimize(m.forward(ti, state.range(0)).raw_data());
     count_tokens(state, batch * seq);

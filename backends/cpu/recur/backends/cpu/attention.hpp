@@ -313,21 +313,24 @@ private:
             const std::int64_t h = kvh * P.group + g;
             for (std::int64_t i0 = i_start; i0 < P.tq; i0 += Br) {
                 const std::int64_t nr = std::min(Br, P.tq - i0), at = P.q_at(b, i0, h);
+                // The keys some row of this query tile sees: ne of them, nb in whole batches. On the
+                // diagonal that is part of the tile; the rest has P = 0 and dS = 0, so it is skipped.
+                const std::int64_t ne = std::min(nj, i0 + nr + P.offset - j0), nb = round_up(ne, lanes);
                 const auto [q, ldq] = P.rows(a.q + at, P.q_stride(), nr, qp);
                 const auto [d_o, ldo] = P.rows(a.d_o + at, P.q_stride(), nr, dop);
                 const float *lse = a.lse + P.lse_at(b, h, i0), *dl = delta + g * P.tq + i0;
-                tile_gemm({nr, Bc, d, q, ldq, 1, kt, Bc, p, Bc, a.scale, false});     // S = scale Q K^T
+                tile_gemm({nr, nb, d, q, ldq, 1, kt, Bc, p, Bc, a.scale, false});     // S = scale Q K^T
                 if (P.needs_mask(i0, j0)) P.mask(p, i0, nr, j0);
                 for (std::int64_t r = 0; r < nr; ++r)                                  // P = exp(S - lse)
-                    for (std::int64_t j = r * Bc; j < (r + 1) * Bc; j += lanes)
+                    for (std::int64_t j = r * Bc; j < r * Bc + nb; j += lanes)
                         write(p + j, xsimd::exp(fbatch::load_unaligned(p + j) - fbatch(lse[r])));
-                tile_gemm({nr, Bc, d, d_o, ldo, 1, vt, Bc, ds, Bc, 1.0f, false});     // dP = dO V^T
-                tile_gemm({nj, dp, nr, p, 1, Bc, d_o, ldo, dv, dp, 1.0f, true});      // dV += P^T dO
+                tile_gemm({nr, nb, d, d_o, ldo, 1, vt, Bc, ds, Bc, 1.0f, false});     // dP = dO V^T
+                tile_gemm({ne, dp, nr, p, 1, Bc, d_o, ldo, dv, dp, 1.0f, true});      // dV += P^T dO
                 for (std::int64_t r = 0; r < nr; ++r)                                  // dS = P (dP - delta)
-                    for (std::int64_t j = r * Bc; j < (r + 1) * Bc; j += lanes)
+                    for (std::int64_t j = r * Bc; j < r * Bc + nb; j += lanes)
                         write(ds + j, fbatch::load_unaligned(p + j) * (fbatch::load_unaligned(ds + j) - fbatch(dl[r])));
-                tile_gemm({nj, dp, nr, ds, 1, Bc, q, ldq, dk, dp, 1.0f, true});       // dK += dS^T Q
-                tile_gemm({nr, dp, nj, ds, Bc, 1, kr, ldk, dq_part + (g * P.tq + i0) * dp, dp, 1.0f, true});  // dQ += dS K
+                tile_gemm({ne, dp, nr, ds, 1, Bc, q, ldq, dk, dp, 1.0f, true});       // dK += dS^T Q
+                tile_gemm({nr, dp, ne, ds, Bc, 1, kr, ldk, dq_part + (g * P.tq + i0) * dp, dp, 1.0f, true});  // dQ += dS K
             }
         }
         for (std::int64_t c = 0; c < nj; ++c) {

@@ -175,12 +175,15 @@ TEST_CASE("newton_schulz in bf16 GEMMs still maps the singular values by the qui
     }
 }
 
-TEST_CASE("newton_schulz equals the iteration by hand, tall and wide", "[optim][muon]") {
+TEST_CASE("newton_schulz equals the iteration by hand, tall and wide, contiguous or a transposed view", "[optim][muon]") {
     const std::vector<double> v{0.5, -1.0, 2.0, 0.25, 1.5, -0.75};
     for (const auto& [rows, cols] : {std::pair<std::int64_t, std::int64_t>{3, 2}, {2, 3}}) {
-        const auto want = flat(newton_schulz_by_hand(as_matrix(v, std::size_t(rows), std::size_t(cols))));
-        const auto got = newton_schulz(Tensor<reference64>::from_host(v, {rows, cols})).to_host<double>();
-        CHECK(test::relative_error(got, want) < 1e-13);
+        const matrix m = as_matrix(v, std::size_t(rows), std::size_t(cols));
+        const auto g = Tensor<reference64>::from_host(v, {rows, cols});
+        CHECK(test::relative_error(newton_schulz(g).to_host<double>(), flat(newton_schulz_by_hand(m))) < 1e-13);
+        const Tensor<reference64> view = g.transpose();  // (cols, rows), not contiguous
+        REQUIRE_FALSE(view.is_contiguous());
+        CHECK(test::relative_error(newton_schulz(view).to_host<double>(), flat(newton_schulz_by_hand(transposed(m)))) < 1e-13);
     }
 }
 

@@ -1,5 +1,5 @@
-// The kernels the optimizers need beyond the ops': sum of squares in double, the fused AdamW update
-// and Muon's Nesterov momentum. Backends specialise them. Not here: the optimizers (adamw.hpp, muon.hpp).
+// The kernels the optimizers need beyond the ops': sum of squares in double, the fused AdamW update,
+// Muon's Nesterov momentum and its update. Backends specialise them. Not here: the optimizers (adamw.hpp, muon.hpp).
 #pragma once
 
 #include <cstdint>
@@ -41,6 +41,13 @@ struct adamw_update {
 template <class B>
 struct muon_momentum {
     static_assert(no_kernel_for<B>, "recur: this backend has no 'muon_momentum' kernel (specialise recur::kernels::muon_momentum<Backend>)");
+};
+
+/// static void run(T* w, const T* x, int64 n, T decay, T step), for i < n: w = w * decay - step * x
+/// (Muon's decoupled weight decay and update in one pass).
+template <class B>
+struct muon_update {
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'muon_update' kernel (specialise recur::kernels::muon_update<Backend>)");
 };
 
 }  // namespace kernels

@@ -44,17 +44,20 @@ Tensor<B> newton_schulz(const Tensor<B>& g, int steps = 5, matmul_precision prec
     check(steps >= 0, "recur::newton_schulz: steps ", steps, ", expected >= 0");
     no_grad guard;
     const bool tall = g.size(-2) > g.size(-1);
-    const Tensor<B> view = tall ? g.transpose() : g;
-    Tensor<B> x = Tensor<B>::empty(view.shape());  // (.., small, large), scaled in place below
-    Tensor<B>::copy_into(x, view, false);
+    const Tensor<B> src = g.contiguous_raw();
     const std::int64_t items = g.dim() == 3 ? g.size(0) : 1, per = g.size(-2) * g.size(-1);
-    Tensor<B> squares = Tensor<B>::empty({items}, dtype::f64);
+    Tensor<B> squares = Tensor<B>::empty({items}, dtype::f64);  // ||g_i||_F^2, the same on g or its transpose
     for (std::int64_t i = 0; i < items; ++i)
-        kernels::sum_squares<B>::run(squares.template data<double>() + i, x.template data<T>() + i * per, per);
+        kernels::sum_squares<B>::run(squares.template data<double>() + i, src.template data<T>() + i * per, per);
     const std::vector<double> norms = squares.template to_host<double>();
+    // X = g / ||g||, as (.., small, large): one pass from g when it is already that way round, else
+    // its transpose copied and then scaled in place.
+    Tensor<B> x = Tensor<B>::empty(tall ? g.transpose().shape() : g.shape());
+    if (tall) Tensor<B>::copy_into(x, src.transpose(), false);
     for (std::int64_t i = 0; i < items; ++i) {
-        T* xi = x.template data<T>() + i * per;
-        kernels::scale<B>::run(xi, xi, per, static_cast<T>(1.0 / (std::sqrt(norms[static_cast<std::size_t>(i)]) + 1e-7)));
+        const T* from = (tall ? x : src).template data<T>() + i * per;
+        kernels::scale<B>::run(x.template data<T>() + i * per, from, per,
+                               static_cast<T>(1.0 / (std::sqrt(norms[static_cast<std::size_t>(i)]) + 1e-7)));
     }
     Shape gram_shape = x.shape();
     gram_shape[gram_shape.dim() - 1] = gram_shape[gram_shape.dim() - 2];
@@ -166,10 +169,8 @@ public:
             const double s = muon_scale_factor(options_.scale, rows, cols);
             for (std::int64_t j = 0; j < count; ++j) {
                 T* w = params_[members_[static_cast<std::size_t>(j)]].tensor->template data<T>();
-                T* xj = x.template data<T>() + j * n;
-                kernels::scale<B>::run(w, w, n, static_cast<T>(1 - lr * options_.weight_decay));
-                kernels::scale<B>::run(xj, xj, n, static_cast<T>(-lr * s));
-                kernels::add_into<B>::run(w, xj, n);
+                kernels::muon_update<B>::run(w, x.template data<T>() + j * n, n,
+                                             static_cast<T>(1 - lr * options_.weight_decay), static_cast<T>(lr * s));
             }
         }
         ++steps_;

@@ -1,5 +1,5 @@
 // cpu optimizer kernels: sum of squares (in double, independent of the thread count), the fused AdamW
-// update and Muon's momentum, xsimd-vectorised and threaded above a size threshold.
+// update, Muon's momentum and its update, xsimd-vectorised and threaded above a size threshold.
 // Not here: the optimizers themselves (include/recur/optim/).
 #pragma once
 
@@ -66,6 +66,14 @@ struct muon_momentum<cpu> {
             write(m + i, mi);
             write(u + i, gi + V(beta) * mi);
         });
+    }
+};
+
+template <>
+struct muon_update<cpu> {
+    static void run(float* w, const float* x, std::int64_t n, float decay, float step) {
+        using namespace cpu_detail;
+        simd_map(n, 1, [&]<class V>(std::int64_t i) { write(w + i, load<V>(w + i) * V(decay) - V(step) * load<V>(x + i)); });
     }
 };
 

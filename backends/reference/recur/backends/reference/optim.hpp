@@ -1,4 +1,5 @@
-// Reference optimizer kernels: sum of squares, the AdamW update and Muon's momentum, one plain loop each.
+// Reference optimizer kernels: sum of squares, the AdamW update, Muon's momentum and update, one plain
+// loop each.
 // Not here: the optimizers themselves (include/recur/optim/).
 #pragma once
 
@@ -42,6 +43,13 @@ struct muon_momentum<basic_reference<T>> {
             m[i] = beta * m[i] + (T(1) - beta) * g[i];
             u[i] = (T(1) - beta) * g[i] + beta * m[i];
         }
+    }
+};
+
+template <class T>
+struct muon_update<basic_reference<T>> {
+    static void run(T* w, const T* x, std::int64_t n, T decay, T step) {
+        for (std::int64_t i = 0; i < n; ++i) w[i] = w[i] * decay - step * x[i];
     }
 };
 

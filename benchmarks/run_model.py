@@ -63,11 +63,12 @@ class Runner:
             f.write(json.dumps(line) + "\n")
         return line if "error" not in line else None
 
-    def recur(self, file, tag, model, mode, r, k=None, precision="f32", min_seconds=1.0, batch=0, seq=0, ns="matmul"):
+    def recur(self, file, tag, model, mode, r, k=None, precision="f32", min_seconds=1.0, batch=0, seq=0, ns="matmul",
+              optimizer="muon_adamw"):
         cmd = [self.a.recur, "bench", "--precision", precision, "--model-config", model, "--mode", mode, "--r", str(r),
                "--min-seconds", str(max(min_seconds, 0.001))]
         if mode == "train":
-            cmd += ["--k", str(k), "--optimizer", "muon_adamw", "--ns-precision", ns]
+            cmd += ["--k", str(k), "--optimizer", optimizer, "--ns-precision", ns]
         if batch:
             cmd += ["--batch", str(batch), "--seq", str(seq)]
         line = self.call(file, cmd, {"OMP_NUM_THREADS": str(self.a.recur_threads)}, tag, "recur")
@@ -77,13 +78,13 @@ class Runner:
         return line
 
     def torch(self, file, tag, model, mode, r, k=None, precision="f32", min_seconds=1.0, batch=0, seq=0, threads=None,
-              ns="matmul"):
+              ns="matmul", optimizer="muon_adamw"):
         if not self.torch_ok:
             return None
         cmd = [self.a.python, PEER, "--model-config", model, "--mode", mode, "--r", str(r),
                "--min-seconds", str(min_seconds), "--threads", threads or self.a.torch_threads, "--precision", precision]
         if mode == "train":
-            cmd += ["--k", str(k), "--optimizer", "muon_adamw", "--ns-precision", ns]
+            cmd += ["--k", str(k), "--optimizer", optimizer, "--ns-precision", ns]
         if batch:
             cmd += ["--batch", str(batch), "--seq", str(seq)]
         line = self.call(file, cmd, {}, tag, "torch")
@@ -178,18 +179,22 @@ def section_side(a, run, md, peak):
         cases = [("S", "train", 1, 1), ("S", "fwd", 1, None)]
     rows, winners, flops_of = [], {}, {}
     for model, mode, r, k in cases:
-        # Training also runs f32 with Newton-Schulz in bf16 (as the reference Muon does it).
-        variants = [("f32", "matmul"), ("f32", "bf16"), ("bf16", "matmul")] if mode == "train" else [("f32", "matmul"), ("bf16", "matmul")]
-        for precision, ns in variants:
-            label = precision + (f", NS {ns}" if ns != "matmul" else "")
+        # Training also runs f32 with Newton-Schulz in bf16 (as the reference Muon does it), and f32 without
+        # the optimizer step (forward + backward only), which shows what the step's uncounted Newton-Schulz
+        # FLOPs cost in utilisation.
+        variants = ([("f32", "matmul", "muon_adamw"), ("f32", "bf16", "muon_adamw"), ("f32", "matmul", "none"),
+                     ("bf16", "matmul", "muon_adamw")] if mode == "train" else
+                    [("f32", "matmul", "muon_adamw"), ("bf16", "matmul", "muon_adamw")])
+        for precision, ns, optimizer in variants:
+            label = precision + (f", NS {ns}" if ns != "matmul" else "") + (", fwd + bwd only" if optimizer == "none" else "")
             tag = f"{model} {mode} r{r}" + (f" k{k}" if k is not None else "") + f" {label}"
             rl = tl = local = None
             for _ in range(1 if a.quick else a.rounds):  # alternating, the best of each side
                 local = max(filter(None, (local, peak_beside(a, precision))), default=None)
-                line = run.recur("side.jsonl", tag, model, mode, r, k, precision, ms, ns=ns)
+                line = run.recur("side.jsonl", tag, model, mode, r, k, precision, ms, ns=ns, optimizer=optimizer)
                 if line and (not rl or line["tokens_per_s"] > rl["tokens_per_s"]):
                     rl = line
-                line = run.torch("side.jsonl", tag, model, mode, r, k, precision, ms, ns=ns)
+                line = run.torch("side.jsonl", tag, model, mode, r, k, precision, ms, ns=ns, optimizer=optimizer)
                 if line and (not tl or line["tokens_per_s"] > tl["tokens_per_s"]):
                     tl = line
             top = max(filter(None, (local, peak.get(precision))), default=None)
@@ -206,7 +211,7 @@ def section_side(a, run, md, peak):
                          fmt(tg, 1), fmt(util(tg, top), 1, " %"), (tl or {}).get("threads", "-")])
     bs = "model S B=8 T=256, model M B=4 T=256" if not a.quick else "quick: model S, B=8 T=256, r=1"
     emit(md, f"### b. recur ({threads(a.recur_threads)}) vs PyTorch {run_torch_version(a.out)} (best of "
-             f"{threads(a.torch_threads)}), {bs}; train = full step with Muon + AdamW\n")
+             f"{threads(a.torch_threads)}), {bs}; train = full step with Muon + AdamW unless 'fwd + bwd only'\n")
     emit(md, table(["case", "precision", "recur tok/s", "torch tok/s", "recur / torch", "recur model GFLOP/s",
                     "peak beside GFLOP/s", "recur util", "torch model GFLOP/s", "torch util", "torch threads"], rows))
     emit(md, f"\nEach side: the best of {1 if a.quick else a.rounds} alternating runs. util = model GFLOP/s / the "

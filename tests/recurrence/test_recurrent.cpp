@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 #include <recur/backends/cpu.hpp>
 #include <recur/backends/reference.hpp>
@@ -193,6 +194,33 @@ TEST_CASE("the initial state is truncated normal noise keyed by row and position
     CHECK(std::sqrt(squares / n - mean * mean) == Approx(0.9866 * sd).epsilon(0.03));
     CHECK(largest <= 3 * sd * (1 + 1e-6));
     CHECK(largest > 2.5 * sd);
+}
+
+TEST_CASE("the cpu state noise kernel draws the reference's values, redraws beyond 3 included", "[recurrence][cpu]") {
+    // The cpu kernel runs the first attempt on SIMD batches (xsimd's log and cos) and redraws the
+    // rare values beyond the cut one by one; the reference is keyed::truncated_normal itself.
+    for (const std::int64_t c : {3, 8, 13, 64}) {
+        INFO("c = " << c);
+        const std::int64_t batch = 3, t = 200, n = batch * t * c;
+        std::vector<float> got(static_cast<std::size_t>(n)), want(got.size());
+        kernels::keyed_truncated_normal<cpu>::run(got.data(), batch, t, c, 12345, 7, 0.5);
+        kernels::keyed_truncated_normal<reference>::run(want.data(), batch, t, c, 12345, 7, 0.5);
+        std::int64_t beyond = 0;  // values whose first attempt fell beyond 3 and was redrawn
+        for (std::int64_t i = 0; i < batch; ++i)
+            for (std::int64_t j = 0; j < t; ++j)
+                for (std::int64_t k = 0; k < c; ++k) {
+                    const std::size_t at = static_cast<std::size_t>((i * t + j) * c + k);
+                    const std::uint64_t key = keyed::mix(keyed::row_key(12345, i, 7 + j), static_cast<std::uint64_t>(k));
+                    const double u1 = 1.0 - keyed::uniform(keyed::mix(key, 0)), u2 = keyed::uniform(keyed::mix(key, 1));
+                    beyond += std::abs(std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2)) > 3.0;
+                    CHECK(std::abs(want[at]) <= 1.5f);
+                    if (std::abs(got[at] - want[at]) > 2e-7f * std::abs(want[at])) {
+                        INFO("(" << i << ", " << j << ", " << k << ")");
+                        CHECK(got[at] == want[at]);
+                    }
+                }
+        if (c >= 13) CHECK(beyond > 0);
+    }
 }
 
 TEST_CASE("forward_at gives forward(ids, r) for every r of a sweep from one pass", "[recurrence]") {

@@ -68,7 +68,23 @@ inline double truncated_normal(std::uint64_t key, double limit) {
         if (std::abs(x) <= limit) return x;
     }
 }
+/// The key of row (batch item i, position pos) of a keyed draw whose base key is `base`; element c
+/// of the row has key mix(row_key(base, i, pos), c).
+inline std::uint64_t row_key(std::uint64_t base, std::int64_t i, std::int64_t pos) {
+    return mix(mix(base, static_cast<std::uint64_t>(i)), static_cast<std::uint64_t>(pos));
+}
 }  // namespace keyed
+
+namespace kernels {
+/// static void run(T* out, int64 batch, int64 t, int64 c, uint64 base, int64 pos0, double std):
+/// out[(i t + j) c + k] = T(std * keyed::truncated_normal(mix(keyed::row_key(base, i, pos0 + j), k), 3))
+/// for i < batch, j < t, k < c: a truncated normal (B, T, C) drawn with every value a function of its
+/// own indices (the recurrent state's initial noise). Backends specialise it.
+template <class B>
+struct keyed_truncated_normal {
+    static_assert(no_kernel_for<B>, "recur: this backend has no 'keyed_truncated_normal' kernel (specialise recur::kernels::keyed_truncated_normal<Backend>)");
+};
+}  // namespace kernels
 
 /// Tensor of independent N(mean, std^2) values.
 template <Backend B>

@@ -199,23 +199,11 @@ struct Recurrent {
             case state_init::truncated_normal: break;
         }
         const double std = std::sqrt(2.0 / (5.0 * static_cast<double>(config.d_model))) * options.init_scale;
-        const std::int64_t b = e.size(0), t = e.size(1), c = e.size(2);
-        std::vector<double> v(static_cast<std::size_t>(e.numel()));
-        const std::uint64_t base = keyed::mix(options.seed, step);
-        // Every value is a function of its own key: rows are drawn in parallel where OpenMP is on
-        // (the cpu backend), with the same values whatever the thread count.
-        const std::int64_t rows = b * t;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (rows * c >= 16384)
-#endif
-        for (std::int64_t row = 0; row < rows; ++row) {
-            const std::int64_t i = row / t, j = row % t;
-            const std::uint64_t key = keyed::mix(keyed::mix(base, static_cast<std::uint64_t>(i)),
-                                                 static_cast<std::uint64_t>(pos0 + j));
-            double* out = v.data() + row * c;
-            for (std::int64_t k = 0; k < c; ++k) out[k] = std * keyed::truncated_normal(keyed::mix(key, static_cast<std::uint64_t>(k)), 3.0);
-        }
-        return Tensor<B>::from_host(v, e.shape());
+        Tensor<B> s = Tensor<B>::empty(e.shape());
+        if (s.numel() > 0)
+            kernels::keyed_truncated_normal<B>::run(s.template data<typename B::scalar>(), e.size(0), e.size(1), e.size(2),
+                                                    keyed::mix(options.seed, step), pos0, std);
+        return s;
     }
 
     /// The core's input for state s and prelude output e: adapter([s ; e]) or s + e.

@@ -30,5 +30,6 @@ static_assert(Backend<cpu>);
 #include <recur/backends/cpu/embedding.hpp>
 #include <recur/backends/cpu/gemm.hpp>
 #include <recur/backends/cpu/optim.hpp>
+#include <recur/backends/cpu/random.hpp>
 #include <recur/backends/cpu/rms_norm.hpp>
 #include <recur/backends/cpu/rope.hpp>

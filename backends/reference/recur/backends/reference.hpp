@@ -34,5 +34,6 @@ static_assert(Backend<reference> && Backend<reference64>);
 #include <recur/backends/reference/embedding.hpp>
 #include <recur/backends/reference/gemm.hpp>
 #include <recur/backends/reference/optim.hpp>
+#include <recur/backends/reference/random.hpp>
 #include <recur/backends/reference/rms_norm.hpp>
 #include <recur/backends/reference/rope.hpp>

@@ -1,0 +1,72 @@
+// cpu keyed truncated normal (the recurrent state's initial noise): keyed::truncated_normal on
+// batches of 64-bit keys and doubles (xsimd), rows spread over the OpenMP team. Every value is a
+// function of its own indices, so the draw is the same on any thread count. Not here: the
+// sequential generator (core/random.hpp).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+
+#include <recur/backends/cpu/core.hpp>
+#include <recur/core/random.hpp>
+
+namespace recur::cpu_detail {
+
+using ubatch = xsimd::batch<std::uint64_t>;
+using dbatch = xsimd::batch<double>;
+
+/// keyed::mix, lane by lane.
+inline ubatch keyed_mix(const ubatch& h, const ubatch& v) {
+    ubatch z = h ^ (v + ubatch(0x9e3779b97f4a7c15ull) + (h << 6) + (h >> 2));
+    z = (z ^ (z >> 30)) * ubatch(0xbf58476d1ce4e5b9ull);
+    z = (z ^ (z >> 27)) * ubatch(0x94d049bb133111ebull);
+    return z ^ (z >> 31);
+}
+
+/// keyed::uniform, lane by lane: 53 bits, exact in a double.
+inline dbatch keyed_uniform(const ubatch& key) {
+    const ubatch bits = keyed_mix(key, ubatch(std::uint64_t{0})) >> 11;
+    return xsimd::batch_cast<double>(xsimd::bitwise_cast<xsimd::batch<std::int64_t>>(bits)) * dbatch(0x1.0p-53);
+}
+
+}  // namespace recur::cpu_detail
+
+namespace recur::kernels {
+
+template <>
+struct keyed_truncated_normal<cpu> {
+    static void run(float* out, std::int64_t batch, std::int64_t t, std::int64_t c, std::uint64_t base, std::int64_t pos0,
+                    double std) {
+        using namespace cpu_detail;
+        constexpr std::int64_t n = dbatch::size;
+        parallel_rows(batch * t, c * 16, [&](std::int64_t begin, std::int64_t end) {
+            alignas(64) std::uint64_t first[n];
+            for (std::int64_t l = 0; l < n; ++l) first[l] = static_cast<std::uint64_t>(l);
+            const ubatch lane = ubatch::load_aligned(first);
+            alignas(64) double x[n];
+            for (std::int64_t row = begin; row < end; ++row) {
+                const std::uint64_t key = keyed::row_key(base, row / t, pos0 + row % t);
+                float* o = out + row * c;
+                std::int64_t k = 0;
+                for (; k + n <= c; k += n) {  // the first attempt of keyed::truncated_normal, n values at once
+                    const ubatch keys = keyed_mix(ubatch(key), lane + ubatch(static_cast<std::uint64_t>(k)));
+                    const dbatch u1 = dbatch(1.0) - keyed_uniform(keyed_mix(keys, ubatch(std::uint64_t{0})));
+                    const dbatch u2 = keyed_uniform(keyed_mix(keys, ubatch(std::uint64_t{1})));
+                    const dbatch v = xsimd::sqrt(dbatch(-2.0) * xsimd::log(u1)) * xsimd::cos(dbatch(2.0 * std::numbers::pi) * u2);
+                    v.store_aligned(x);
+                    const bool redraw = xsimd::any(xsimd::abs(v) > dbatch(3.0));  // about 1 value in 370
+                    for (std::int64_t l = 0; l < n; ++l) {
+                        const double value = redraw && std::abs(x[l]) > 3.0
+                                                 ? keyed::truncated_normal(keyed::mix(key, static_cast<std::uint64_t>(k + l)), 3.0)
+                                                 : x[l];
+                        o[k + l] = static_cast<float>(std * value);
+                    }
+                }
+                for (; k < c; ++k) o[k] = static_cast<float>(std * keyed::truncated_normal(keyed::mix(key, static_cast<std::uint64_t>(k)), 3.0));
+            }
+        });
+    }
+};
+
+}  // namespace recur::kernels

@@ -1,7 +1,7 @@
-// cpu keyed truncated normal (the recurrent state's initial noise): keyed::truncated_normal on
-// batches of 64-bit keys and doubles (xsimd), rows spread over the OpenMP team. Every value is a
-// function of its own indices, so the draw is the same on any thread count. Not here: the
-// sequential generator (core/random.hpp).
+// cpu keyed truncated normal (the recurrent state's initial noise): keyed::truncated_normal with its
+// keys and cosines on xsimd batches (64-bit integers, doubles), rows spread over the OpenMP team.
+// Every value is a function of its own indices, so the draw is the same on any thread count.
+// Not here: the sequential generator (core/random.hpp).
 #pragma once
 
 #include <cmath>
@@ -53,7 +53,11 @@ struct keyed_truncated_normal<cpu> {
                     const ubatch keys = keyed_mix(ubatch(key), lane + ubatch(static_cast<std::uint64_t>(k)));
                     const dbatch u1 = dbatch(1.0) - keyed_uniform(keyed_mix(keys, ubatch(std::uint64_t{0})));
                     const dbatch u2 = keyed_uniform(keyed_mix(keys, ubatch(std::uint64_t{1})));
-                    const dbatch v = xsimd::sqrt(dbatch(-2.0) * xsimd::log(u1)) * xsimd::cos(dbatch(2.0 * std::numbers::pi) * u2);
+                    // The radius lane by lane: xsimd 8.1's double log does not compile unoptimised
+                    // on AVX-512 (its select instantiates byte blends on 64-bit integers).
+                    u1.store_aligned(x);
+                    for (std::int64_t l = 0; l < n; ++l) x[l] = std::sqrt(-2.0 * std::log(x[l]));
+                    const dbatch v = dbatch::load_aligned(x) * xsimd::cos(dbatch(2.0 * std::numbers::pi) * u2);
                     v.store_aligned(x);
                     const bool redraw = xsimd::any(xsimd::abs(v) > dbatch(3.0));  // about 1 value in 370
                     for (std::int64_t l = 0; l < n; ++l) {

@@ -9,9 +9,9 @@ Sections:
   b. side by side: models S and M, train r 4 k 4 (Muon + AdamW), fwd r 4, fwd r 16, at f32 and bf16;
      recur at --recur-threads, PyTorch best of --torch-threads; recur first, then PyTorch, per case.
      Each case runs --rounds times (default 2), alternating recur and PyTorch; the best of each side
-     is kept. Right before each recur run, the matmul peak of its precision is measured again (one
-     shape, best of 3 short runs): this machine's speed drifts, so utilisation is model GFLOP/s over
-     the largest of those peaks and a's.
+     is kept. Right before each recur run, the matmul peak of its precision is measured again (the
+     best of 2048 x 256 x 704 and 1024^3, 3 short runs each): this machine's speed drifts, so
+     utilisation is model GFLOP/s over the largest of those peaks and a's.
   c. recur's time per step against n + k (model S, train, Muon + AdamW, f32) and a least-squares fit
      seconds = c0 + cn n + ck k.
   d. scaling: benchmarks/configs/scale_d{128,256,512,1024}.json x r in {1, 4, 16, 32}, train

@@ -197,8 +197,8 @@ TEST_CASE("the initial state is truncated normal noise keyed by row and position
 }
 
 TEST_CASE("the cpu state noise kernel draws the reference's values, redraws beyond 3 included", "[recurrence][cpu]") {
-    // The cpu kernel runs the first attempt on SIMD batches (xsimd's log and cos) and redraws the
-    // rare values beyond the cut one by one; the reference is keyed::truncated_normal itself.
+    // The cpu kernel runs the first attempt on SIMD batches (keys and cosines; the log lane by lane)
+    // and redraws the rare values beyond the cut one by one; the reference is keyed::truncated_normal.
     for (const std::int64_t c : {3, 8, 13, 64}) {
         INFO("c = " << c);
         const std::int64_t batch = 3, t = 200, n = batch * t * c;

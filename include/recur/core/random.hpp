@@ -51,13 +51,17 @@ private:
 /// Counter-based randomness: a value that is a pure function of a key, so any element of a large
 /// tensor can be drawn alone and in any order (the recurrent state noise uses it per position).
 namespace keyed {
-/// splitmix64's finaliser of h combined with v.
-inline std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
-    std::uint64_t z = h ^ (v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2));
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+/// splitmix64's finaliser of h combined with v, on one 64-bit integer or, U a SIMD batch of them
+/// (a backend's vectorised draw), lane by lane.
+template <class U>
+U mix_lanes(const U& h, const U& v) {
+    U z = h ^ (v + U(0x9e3779b97f4a7c15ull) + (h << 6) + (h >> 2));
+    z = (z ^ (z >> 30)) * U(0xbf58476d1ce4e5b9ull);
+    z = (z ^ (z >> 27)) * U(0x94d049bb133111ebull);
     return z ^ (z >> 31);
 }
+/// splitmix64's finaliser of h combined with v.
+inline std::uint64_t mix(std::uint64_t h, std::uint64_t v) { return mix_lanes(h, v); }
 /// Uniform in [0, 1) with 53 bits.
 inline double uniform(std::uint64_t key) { return static_cast<double>(mix(key, 0) >> 11) * 0x1.0p-53; }
 /// Standard normal cut at +-limit by rejection (Box-Muller on successive sub-keys).

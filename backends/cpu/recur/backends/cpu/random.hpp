@@ -16,17 +16,9 @@ namespace recur::cpu_detail {
 using ubatch = xsimd::batch<std::uint64_t>;
 using dbatch = xsimd::batch<double>;
 
-/// keyed::mix, lane by lane.
-inline ubatch keyed_mix(const ubatch& h, const ubatch& v) {
-    ubatch z = h ^ (v + ubatch(0x9e3779b97f4a7c15ull) + (h << 6) + (h >> 2));
-    z = (z ^ (z >> 30)) * ubatch(0xbf58476d1ce4e5b9ull);
-    z = (z ^ (z >> 27)) * ubatch(0x94d049bb133111ebull);
-    return z ^ (z >> 31);
-}
-
 /// keyed::uniform, lane by lane: 53 bits, exact in a double.
 inline dbatch keyed_uniform(const ubatch& key) {
-    const ubatch bits = keyed_mix(key, ubatch(std::uint64_t{0})) >> 11;
+    const ubatch bits = keyed::mix_lanes(key, ubatch(std::uint64_t{0})) >> 11;
     return xsimd::batch_cast<double>(xsimd::bitwise_cast<xsimd::batch<std::int64_t>>(bits)) * dbatch(0x1.0p-53);
 }
 
@@ -50,9 +42,9 @@ struct keyed_truncated_normal<cpu> {
                 float* o = out + row * c;
                 std::int64_t k = 0;
                 for (; k + n <= c; k += n) {  // the first attempt of keyed::truncated_normal, n values at once
-                    const ubatch keys = keyed_mix(ubatch(key), lane + ubatch(static_cast<std::uint64_t>(k)));
-                    const dbatch u1 = dbatch(1.0) - keyed_uniform(keyed_mix(keys, ubatch(std::uint64_t{0})));
-                    const dbatch u2 = keyed_uniform(keyed_mix(keys, ubatch(std::uint64_t{1})));
+                    const ubatch keys = keyed::mix_lanes(ubatch(key), lane + ubatch(static_cast<std::uint64_t>(k)));
+                    const dbatch u1 = dbatch(1.0) - keyed_uniform(keyed::mix_lanes(keys, ubatch(std::uint64_t{0})));
+                    const dbatch u2 = keyed_uniform(keyed::mix_lanes(keys, ubatch(std::uint64_t{1})));
                     // The radius lane by lane: xsimd 8.1's double log does not compile unoptimised
                     // on AVX-512 (its select instantiates byte blends on 64-bit integers).
                     u1.store_aligned(x);

@@ -5,10 +5,14 @@
 set -euo pipefail
 
 # oneDNN's CMake config needs the OpenCL headers and loader (Debian builds it with a GPU runtime).
+# python3-torch and python3-numpy are the PyTorch peer of the tests (through /usr/bin/python3);
+# clang-14 with libclang-rt-14-dev builds the libFuzzer harnesses (tests/fuzz, scripts/fuzz.sh).
 packages=(
   build-essential cmake ninja-build pkg-config
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers libxsimd-dev xtl-dev libeigen3-dev
   catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev
+  python3 python3-torch python3-numpy
+  clang-14 libclang-rt-14-dev
   "$@"
 )
 

@@ -9,6 +9,7 @@
 
 #include <recur/backends/cpu.hpp>
 #include <recur/io/atomic_file.hpp>
+#include <recur/io/json_text.hpp>
 #include <recur/io/load_model.hpp>
 #include <recur/io/token_file.hpp>
 #include <recur/recurrence/layer_analysis.hpp>
@@ -47,7 +48,7 @@ int analyze(const options& o) {
     std::cout << "recur analyze: '" << o.model << "' (" << L << " layers) on '" << o.data << "'\n";
     recur::print_table(std::cout, report, split);
     if (!o.json.empty()) {
-        recur::write_file_atomically(o.json, recur::to_json(report, split).dump(2) + "\n");
+        recur::write_file_atomically(o.json, recur::json_text(recur::to_json(report, split), 2) + "\n");
         std::cout << "wrote '" << o.json << "'\n";
     }
     return 0;

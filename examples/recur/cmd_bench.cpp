@@ -27,6 +27,7 @@
 #include <recur/backends/cpu.hpp>
 #include <recur/infer/decoder.hpp>
 #include <recur/io/config_json.hpp>
+#include <recur/io/json_text.hpp>
 #include <recur/io/load_model.hpp>
 #include <recur/optim/muon_adamw.hpp>
 #include <recur/train/flops.hpp>
@@ -97,7 +98,7 @@ int bench(const std::string& model_name, const std::string& mode, std::int64_t r
     if (batch > 0) spec.batch = batch;
     if (seq > 0) spec.seq = seq;
     spec.config.max_seq_len = std::max(spec.config.max_seq_len, spec.seq);
-    recur::check(r >= 1 && k >= 0 && k <= r, "recur bench: need r >= 1 and 0 <= k <= r, got r ", r, ", k ", k);
+    recur_cli::usage_check(r >= 1 && k >= 0 && k <= r, "recur bench: need r >= 1 and 0 <= k <= r, got r ", r, ", k ", k);
     recur::Recurrent<B> model(spec.config, spec.prelude, spec.core, spec.coda, recur::recurrence_options{}, 1);
     recur::rng gen(2);
     std::vector<std::int32_t> ids(static_cast<std::size_t>(spec.batch * spec.seq)), targets(ids.size());
@@ -155,7 +156,7 @@ int bench(const std::string& model_name, const std::string& mode, std::int64_t r
                              {"model_gflops", flops * tokens_per_s / 1e9},
                              {"peak_rss_mib", peak_rss_mib()},
                              {"parameters", recur::parameter_count<B>(model)}};
-    std::cout << out.dump() << std::endl;
+    std::cout << recur::json_text(out) << std::endl;
     return 0;
 }
 
@@ -205,11 +206,11 @@ int bench_decode(decode_model dm, const decode_request& q) {
     using clock = std::chrono::steady_clock;
     recur::Recurrent<B>& model = dm.model;
     const auto& c = model.config;
-    recur::check(q.batch >= 1 && q.batch <= 4096, "recur bench: --batch must be in [1, 4096] for --mode decode, got ", q.batch);
+    recur_cli::usage_check(q.batch >= 1 && q.batch <= 4096, "recur bench: --batch must be in [1, 4096] for --mode decode, got ", q.batch);
     recur::check(q.prompt_tokens >= 1 && q.prompt_tokens < c.max_seq_len, "recur bench: --prompt-tokens must be in [1, ",
                  c.max_seq_len - 1, "] (the model's max_seq_len ", c.max_seq_len, " leaves room for one new token), got ",
                  q.prompt_tokens);
-    recur::check(q.new_tokens >= 1, "recur bench: --new-tokens must be >= 1, got ", q.new_tokens);
+    recur_cli::usage_check(q.new_tokens >= 1, "recur bench: --new-tokens must be >= 1, got ", q.new_tokens);
     const std::int64_t new_tokens = std::min(q.new_tokens, c.max_seq_len - q.prompt_tokens);
     recur::decode_options o;
     o.r = q.r;
@@ -273,7 +274,7 @@ int bench_decode(decode_model dm, const decode_request& q) {
                              {"tokens_per_s", steps * static_cast<double>(q.batch) / total.decode},
                              {"parameters", recur::parameter_count<B>(model)},
                              {"note", dm.note}};
-    std::cout << out.dump() << std::endl;
+    std::cout << recur::json_text(out) << std::endl;
     return 0;
 }
 
@@ -316,13 +317,13 @@ command add_bench(CLI::App& parent) {
         ->capture_default_str();
     return {cmd, [o, config, path] {
                 if (o->mode != "decode") {
-                    recur::check(path->count() == 0, "recur bench: --model needs --mode decode (train and fwd take --model-config)");
+                    recur_cli::usage_check(path->count() == 0, "recur bench: --model needs --mode decode (train and fwd take --model-config)");
                     return bench(o->model, o->mode, o->r, o->k < 0 ? o->r : o->k, o->batch, o->seq, o->min_seconds,
                                  o->optimizer == "muon_adamw",
                                  o->ns_precision == "matmul" ? std::nullopt
                                                              : std::optional(recur::parse_matmul_precision(o->ns_precision)));
                 }
-                recur::check(path->count() == 0 || config->count() == 0,
+                recur_cli::usage_check(path->count() == 0 || config->count() == 0,
                              "recur bench: give --model PATH or --model-config NAME, not both");
                 decode_request q = o->decode;
                 q.r = o->r;

@@ -28,7 +28,7 @@ int convert(const options& o) {
     auto* source = std::get_if<recur::LlamaModel<B>>(&loaded.model);
     recur::check(source != nullptr, "recur convert: '", o.from, "' is already a recurrent model");
     const bool surgery = !o.core.empty();
-    recur::check(surgery || (o.prelude.empty() && o.coda.empty()),
+    recur_cli::usage_check(surgery || (o.prelude.empty() && o.coda.empty()),
                  "recur convert: --prelude and --coda need --core (without a split the model is exported as is)");
     if (!surgery) {
         recur::save_hf<B>(o.out, *source, o.type);
@@ -36,8 +36,10 @@ int convert(const options& o) {
                   << source->config.n_layers << " layers) -> Hugging Face directory " << o.out << std::endl;
         return 0;
     }
-    const recur::surgery_spec spec{recur::parse_layer_list(o.prelude, "--prelude"), recur::parse_layer_list(o.core, "--core"),
+    const auto spec = recur_cli::parse_argument([&] {
+        return recur::surgery_spec{recur::parse_layer_list(o.prelude, "--prelude"), recur::parse_layer_list(o.core, "--core"),
                                    recur::parse_layer_list(o.coda, "--coda")};
+    });
     recur::recurrence_options ro;
     ro.init = o.init;
     ro.inject = o.inject;

@@ -14,6 +14,7 @@
 #include <recur/infer/loss_eval.hpp>
 #include <recur/infer/qa_eval.hpp>
 #include <recur/io/atomic_file.hpp>
+#include <recur/io/json_text.hpp>
 #include <recur/io/load_model.hpp>
 #include <recur/io/token_file.hpp>
 
@@ -44,17 +45,17 @@ std::vector<std::int64_t> depths(const options& o, const recur::any_model<B>& m,
 }
 
 int eval_task(const options& o) {
-    recur::check(!o.tokenizer.empty(), "recur eval: --task needs --tokenizer");
+    recur_cli::usage_check(!o.tokenizer.empty(), "recur eval: --task needs --tokenizer");
     const auto m = recur::load_model<B>(o.model);
     const auto tok = recur::load_llama2c_tokenizer(o.tokenizer, m.config().vocab_size);
     auto items = recur::read_qa_pairs(o.task, "recur eval --task");
     if (o.limit > 0 && std::ssize(items) > o.limit) items.resize(static_cast<std::size_t>(o.limit));
     recur::qa_eval_options q;
     q.r = depths(o, m, {1, 2, 4, 8, 16, 32});
-    q.extractor = recur::answer_extractor::parse(o.extract);
+    q.extractor = recur_cli::parse_argument([&] { return recur::answer_extractor::parse(o.extract); });
     q.prompt_template = o.prompt_template;
     if (o.shots > 0) {
-        recur::check(!o.shots_file.empty(), "recur eval: --shots needs --shots-file (e.g. gsm8k_train.jsonl)");
+        recur_cli::usage_check(!o.shots_file.empty(), "recur eval: --shots needs --shots-file (e.g. gsm8k_train.jsonl)");
         auto shots = recur::read_qa_pairs(o.shots_file, "recur eval --shots-file");
         recur::check(std::ssize(shots) >= o.shots, "recur eval: --shots ", o.shots, " but '", o.shots_file, "' holds ",
                      shots.size(), " examples");
@@ -63,7 +64,7 @@ int eval_task(const options& o) {
     }
     q.max_new_tokens = std::min(o.max_new_tokens, m.config().max_seq_len - 1);
     q.batch = o.batch;
-    q.decode = o.decode.to_options(0);
+    q.decode = recur_cli::parse_argument([&] { return o.decode.to_options(0); });
     if (!o.json)
         std::cout << "model " << o.model << ", task " << o.task << " (" << items.size() << " examples, extract "
                   << o.extract << ", " << o.shots << " shots)\n    r   accuracy   correct   mean iterations   seconds"
@@ -85,15 +86,16 @@ int eval_task(const options& o) {
             std::cerr << "recur eval: " << run.truncated_prompts << " prompts were cut to their last tokens to fit max_seq_len\n";
     }
     if (!o.predictions.empty())
-        recur::write_file_atomically(o.predictions, nlohmann::ordered_json{{"task", o.task}, {"runs", predictions}}.dump(1) + "\n");
+        recur::write_file_atomically(o.predictions,
+                                     recur::json_text(nlohmann::ordered_json{{"task", o.task}, {"runs", predictions}}, 1) + "\n");
     if (o.json)
-        std::cout << nlohmann::ordered_json{{"task", o.task}, {"examples", items.size()}, {"results", results}}.dump()
+        std::cout << recur::json_text(nlohmann::ordered_json{{"task", o.task}, {"examples", items.size()}, {"results", results}})
                   << std::endl;
     return 0;
 }
 
 int eval(const options& o) {
-    recur::check(o.data.empty() != o.task.empty(), "recur eval: give exactly one of --data (loss) and --task (accuracy)");
+    recur_cli::usage_check(o.data.empty() != o.task.empty(), "recur eval: give exactly one of --data (loss) and --task (accuracy)");
     if (!o.task.empty()) return eval_task(o);
     const auto m = recur::load_model<B>(o.model);
     auto ids = recur::read_token_file(o.data, m.config().vocab_size);
@@ -112,7 +114,7 @@ int eval(const options& o) {
         if (!o.json) std::cout << std::setw(5) << r << "   " << std::fixed << std::setprecision(4) << res.mean << std::endl;
     }
     if (o.json)
-        std::cout << out.dump() << std::endl;
+        std::cout << recur::json_text(out) << std::endl;
     else
         std::cout << out["tokens"] << " predictions per r" << std::endl;
     return 0;

@@ -1,5 +1,6 @@
 // `recur generate`: text from prompts with a KV-cached decoder: greedy or sampled, any r, cache
-// sharing, adaptive exit, continuous compute; text or one JSON line. Not here: the decoder (infer/).
+// sharing, adaptive exit, continuous compute; text or one JSON line (always valid JSON: bytes that are
+// not UTF-8 become U+FFFD in "text", and "tokens" holds the ids). Not here: the decoder (infer/).
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include <recur/backends/cpu.hpp>
 #include <recur/infer/generate.hpp>
+#include <recur/io/json_text.hpp>
 #include <recur/io/load_model.hpp>
 #include <recur/io/tokenizer.hpp>
 
@@ -37,12 +39,14 @@ nlohmann::ordered_json summary_json(const recur::iteration_stats& s) {
 }
 
 int generate(const options& o) {
+    recur_cli::parse_argument([&] { o.sampling.validate(); });
+    const auto decode = recur_cli::parse_argument([&] { return o.decode.to_options(o.r); });
     const auto m = recur::load_model<B>(o.model);
     const auto tok = recur::load_llama2c_tokenizer(o.tokenizer, m.config().vocab_size);
     recur::generation_options g;
     g.max_new_tokens = o.max_new_tokens;
     g.sampling = o.sampling;
-    g.decode = o.decode.to_options(o.r);
+    g.decode = decode;
     if (!o.no_stop) g.stop_tokens = {tok.bos(), tok.eos()};  // llama2.c ends a story at the next BOS
     const std::vector<std::string> texts = o.prompts.empty() ? std::vector<std::string>{""} : o.prompts;
     std::vector<std::vector<std::int32_t>> prompts;
@@ -71,7 +75,7 @@ int generate(const options& o) {
                                        {"iterations", summary_json(stats)},
                                        {"cache_bytes", res.cache_bytes},
                                        {"cache_slots", res.cache_slots}};
-        std::cout << j.dump() << std::endl;
+        std::cout << recur::json_text(j) << std::endl;
         return 0;
     }
     for (std::size_t i = 0; i < texts.size(); ++i) {

@@ -1,12 +1,44 @@
 // The `recur` subcommands: each file cmd_<name>.cpp registers one with CLI11 and returns what to run
-// when it is chosen. main.cpp parses, runs the chosen one and turns recur::error into exit code 2.
+// when it is chosen. main.cpp parses, runs the chosen one and turns every exception into one line on
+// stderr: exit status 2 for a command line that cannot mean anything (usage_error), 1 for the rest.
 #pragma once
 
 #include <functional>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
+#include <recur/core/error.hpp>
+
 namespace recur_cli {
+
+/// A command line that is wrong in itself (options that contradict or need each other, option text
+/// that does not parse), as opposed to a failure while running (a bad file, a model that disagrees).
+class usage_error : public recur::error {
+public:
+    using recur::error::error;
+};
+
+/// Throws usage_error with the given parts unless `ok`.
+template <class... Parts>
+void usage_check(bool ok, Parts&&... parts) {
+    try {
+        recur::check(ok, std::forward<Parts>(parts)...);
+    } catch (const recur::error& e) {
+        throw usage_error(e.what());
+    }
+}
+
+/// Returns what `f` returns; `f` interprets option text through the library, so the recur::error it
+/// throws is a usage_error.
+template <class F>
+decltype(auto) parse_argument(F&& f) {
+    try {
+        return std::forward<F>(f)();
+    } catch (const recur::error& e) {
+        throw usage_error(e.what());
+    }
+}
 
 /// A registered subcommand: `app` is set after parsing when the user chose it; `run` returns the exit code.
 struct command {

@@ -1,6 +1,10 @@
 // The `recur` command line: bench, tokenize, convert, analyze, eval, train, generate (one file per
 // subcommand). Not here: the library code each calls (include/recur/).
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -9,8 +13,53 @@
 
 #include "commands.hpp"
 
+namespace {
+
+/// The last line of defence: an exception that escapes where none may (a destructor, a worker
+/// thread) is named on stderr and the process exits with status 1, instead of abort and a core dump.
+[[noreturn]] void on_terminate() {
+    std::string what = "an unknown exception";
+    if (const auto e = std::current_exception()) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            what = x.what();
+        } catch (...) {
+        }
+    } else {
+        what = "std::terminate without an exception";
+    }
+    std::cerr << "error: internal error: " << what << std::endl;
+    std::_Exit(1);
+}
+
+/// Runs `run` and turns every exception into one line on stderr: 2 for usage errors, 1 otherwise.
+int run_reporting(const std::function<int()>& run) {
+    try {
+        return run();
+    } catch (const recur_cli::usage_error& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 2;
+    } catch (const recur::error& e) {
+        std::cerr << "error: " << e.what() << "\n";
+    } catch (const std::filesystem::filesystem_error& e) {
+        std::cerr << "error: " << e.what() << "\n";  // names the call, the path(s) and the reason
+    } catch (const std::bad_alloc&) {
+        std::cerr << "error: out of memory\n";
+    } catch (const std::exception& e) {
+        std::cerr << "error: internal error: " << e.what() << "\n";
+    } catch (...) {
+        std::cerr << "error: internal error: an unknown exception\n";
+    }
+    return 1;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-    CLI::App app{"recur: retrofitted recurrence for pretrained language models"};
+    std::set_terminate(on_terminate);
+    CLI::App app{"recur: retrofitted recurrence for pretrained language models\n"
+                 "exit status: 0 done, 1 failed while running (the message names what), 2 bad command line"};
     app.require_subcommand(1);
     app.fallthrough();  // the options below may follow the subcommand: `recur train --precision bf16 ...`
     std::string precision = "f32";
@@ -19,22 +68,30 @@ int main(int argc, char** argv) {
                    "avx512_bf16 where the CPU has them)")
         ->check(CLI::IsMember({"f32", "bf16"}))
         ->capture_default_str();
-    const std::vector<recur_cli::command> commands{recur_cli::add_bench(app), recur_cli::add_tokenize(app),
-                                                   recur_cli::add_convert(app), recur_cli::add_analyze(app),
-                                                   recur_cli::add_eval(app), recur_cli::add_train(app),
-                                                   recur_cli::add_generate(app)};
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e);
-    }
-    try {
+    return run_reporting([&] {
+        const std::vector<recur_cli::command> commands{recur_cli::add_bench(app), recur_cli::add_tokenize(app),
+                                                       recur_cli::add_convert(app), recur_cli::add_analyze(app),
+                                                       recur_cli::add_eval(app), recur_cli::add_train(app),
+                                                       recur_cli::add_generate(app)};
+        if (argc > 1 && argv[1][0] != '-') {
+            const std::string name = argv[1];
+            std::string known;
+            bool found = false;
+            for (const auto& c : commands) {
+                found = found || c.app->get_name() == name;
+                known += (known.empty() ? "" : ", ") + c.app->get_name();
+            }
+            recur_cli::usage_check(found, "unknown command '", name, "' (the commands: ", known, ")");
+        }
+        try {
+            app.parse(argc, argv);
+        } catch (const CLI::ParseError& e) {
+            if (e.get_exit_code() == 0) return app.exit(e);  // --help
+            throw recur_cli::usage_error(std::string(e.what()) + " (run with --help for the options)");
+        }
         recur::set_matmul_precision(recur::parse_matmul_precision(precision));
         for (const auto& c : commands)
             if (c.app->parsed()) return c.run();
-    } catch (const recur::error& e) {
-        std::cerr << "error: " << e.what() << "\n";
-        return 2;
-    }
-    return 0;
+        return 0;
+    });
 }

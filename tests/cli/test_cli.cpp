@@ -1,10 +1,12 @@
 // The `recur` command line end to end: eval reproduces the stories260K reference loss, convert ->
-// eval keeps it (pass-through surgery, HF export), tokenize matches the library, bad arguments fail
-// with exit code 2 and a message. Not here: the library functions themselves (tests/io, tests/recurrence).
+// eval keeps it (pass-through surgery, HF export), tokenize matches the library, a bad command line
+// exits with 2 and a failure while running with 1, each with a message. Not here: the library functions
+// themselves (tests/io, tests/recurrence).
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -16,6 +18,7 @@
 
 #include "support/bf16.hpp"
 #include "support/scratch_dir.hpp"
+#include "support/shared_data.hpp"
 
 using Catch::Contains;
 
@@ -39,11 +42,7 @@ run_result run(const std::string& args) {
     return r;
 }
 
-nlohmann::json reference() {
-    std::ifstream f(data_dir + "/stories260K_reference.json");
-    REQUIRE(f.good());
-    return nlohmann::json::parse(f);
-}
+nlohmann::json reference() { return recur::test::read_json_file(data_dir + "/stories260K_reference.json"); }
 
 /// The last line of the output, parsed as JSON.
 nlohmann::json last_json_line(const std::string& out) {
@@ -184,7 +183,7 @@ TEST_CASE("recur train: 10 steps, a fresh process resuming, 10 more equal 20 str
         const auto weights = dir.path() / "split" / "step-00000020" / "model.safetensors";
         std::filesystem::resize_file(weights, 5000);
         r = run("train --config " + config + " --out " + (dir / "split") + " --resume " + (dir / "split"));
-        CHECK(r.code == 2);
+        CHECK(r.code == 1);
         CHECK_THAT(r.output, Contains("model.safetensors"));
         CHECK(std::filesystem::file_size(weights) == 5000);
         CHECK(slurp(dir.path() / "split" / "latest") == "step-00000020\n");
@@ -202,31 +201,31 @@ TEST_CASE("recur train names the bad key of a run file", "[cli][train][errors]")
         const auto config = write_run(dir, "bad.json", 4, c.extra);
         const auto r = run("train --config " + config);
         INFO(c.extra << "\n" << r.output);
-        CHECK(r.code == 2);
+        CHECK(r.code == 1);
         CHECK_THAT(r.output, Contains(c.says) && Contains("bad.json"));
     }
     auto j = nlohmann::json::parse(slurp(write_run(dir, "bad.json", 4)));
     j["model"]["surgery"]["core"] = {2, 9};
     auto r = run("train --config " + dir.write("bad.json", j.dump()));
-    CHECK(r.code == 2);
+    CHECK(r.code == 1);
     CHECK_THAT(r.output, Contains("layer 9"));
     j = nlohmann::json::parse(slurp(write_run(dir, "bad.json", 4)));
     j["data"]["sources"]["stories"]["tokens"] = "missing.bin";
     r = run("train --config " + dir.write("bad.json", j.dump()));
-    CHECK(r.code == 2);
+    CHECK(r.code == 1);
     CHECK_THAT(r.output, Contains("missing.bin"));
     j = nlohmann::json::parse(slurp(write_run(dir, "bad.json", 4)));
     j["optimizer"]["muon"]["lr"] = "fast";
     r = run("train --config " + dir.write("bad.json", j.dump()));
-    CHECK(r.code == 2);
+    CHECK(r.code == 1);
     CHECK_THAT(r.output, Contains("'lr'"));
     j["optimizer"]["muon"]["lr"] = 0.002;
     j["optimizer"]["muon"]["ns_precision"] = "fp8";
     r = run("train --config " + dir.write("bad.json", j.dump()));
-    CHECK(r.code == 2);
+    CHECK(r.code == 1);
     CHECK_THAT(r.output, Contains("'ns_precision'") && Contains("fp8"));
     r = run("train --config " + dir.write("bad.json", "{\"model\": "));
-    CHECK(r.code == 2);
+    CHECK(r.code == 1);
     CHECK_THAT(r.output, Contains("not valid JSON"));
 }
 
@@ -276,45 +275,65 @@ TEST_CASE("recur eval --task scores completions with the chosen extraction rule"
     CHECK(pred["runs"][0]["predictions"][1]["correct"] == false);
 }
 
-TEST_CASE("bad command lines fail with exit code 2 and say what was wrong", "[cli][errors]") {
+TEST_CASE("bad command lines exit with 2, failures while running with 1, each with one line naming the problem",
+          "[cli][errors]") {
     const recur::test::scratch_dir dir("recur_test_cli_errors");
     const std::string model = data_dir + "/stories260K.bin";
+    const std::string tok = " --tokenizer " + data_dir + "/tok512.bin";
     const std::string tokens = dir / "ids.bin";
     recur::write_token_file(tokens, std::vector<std::int32_t>{1, 2, 600, 4});
     const std::string good = dir / "good.bin";
     recur::write_token_file(good, reference()["encode_ids"].get<std::vector<std::int32_t>>());
     struct bad {
         std::string args, says;
+        int code;
     };
     const std::vector<bad> cases{
-        {"eval --model " + (dir / "missing.bin") + " --data " + tokens, "does not exist"},
-        {"eval --model " + model + " --data " + tokens, "600"},
-        {"eval --model " + model + " --data " + (dir / "none.bin"), "none.bin"},
-        {"convert --from " + model + " --out " + (dir / "o") + " --core 2,9", "layer 9"},
-        {"convert --from " + model + " --out " + (dir / "o") + " --prelude 2 --core 1", "increasing"},
-        {"convert --from " + model + " --out " + (dir / "o") + " --core x", "'x'"},
-        {"convert --from " + model + " --out " + (dir / "o") + " --prelude 0", "--core"},
-        {"analyze --model " + model + " --data " + good + " --core 9", "core"},
-        {"eval --model " + model + " --data " + good + " --task " + good, "exactly one of --data"},
-        {"eval --model " + model + " --task " + data_dir + "/gsm8k_test.jsonl", "--task needs --tokenizer"},
-        {"eval --model " + model + " --tokenizer " + data_dir + "/tok512.bin --task " + good, "is not valid JSON"},
-        {"eval --model " + model + " --tokenizer " + data_dir + "/tok512.bin --task " + data_dir +
-             "/gsm8k_test.jsonl --extract 'regex:('", "regex"},
-        {"generate --model " + model + " --tokenizer " + data_dir + "/tok512.bin --cache compress:0", "compress:0"},
-        {"generate --model " + model + " --tokenizer " + data_dir + "/tok512.bin --exit kl:x", "'x'"},
-        {"generate --model " + model + " --tokenizer " + data_dir + "/tok512.bin --top-p 2", "top_p"},
-        {"generate --model " + model + " --tokenizer " + (dir / "none.bin"), "none.bin"},
+        {"eval --model " + (dir / "missing.bin") + " --data " + tokens, "does not exist", 1},
+        {"eval --model " + model + " --data " + tokens, "600", 1},
+        {"eval --model " + model + " --data " + (dir / "none.bin"), "none.bin", 1},
+        {"convert --from " + model + " --out " + (dir / "o") + " --core 2,9", "layer 9", 1},
+        {"convert --from " + model + " --out " + (dir / "o") + " --prelude 2 --core 1", "increasing", 1},
+        {"convert --from " + model + " --out " + (dir / "o") + " --core x", "'x'", 2},
+        {"convert --from " + model + " --out " + (dir / "o") + " --prelude 0", "--core", 2},
+        {"analyze --model " + model + " --data " + good + " --core 9", "core", 1},
+        {"eval --model " + model + " --data " + good + " --task " + good, "exactly one of --data", 2},
+        {"eval --model " + model + " --task " + data_dir + "/gsm8k_test.jsonl", "--task needs --tokenizer", 2},
+        {"eval --model " + model + tok + " --task " + good, "is not valid JSON", 1},
+        {"eval --model " + model + tok + " --task " + data_dir + "/gsm8k_test.jsonl --extract 'regex:('", "regex", 2},
+        {"generate --model " + model + tok + " --cache compress:0", "compress:0", 2},
+        {"generate --model " + model + tok + " --exit kl:x", "'x'", 2},
+        {"generate --model " + model + tok + " --top-p 2", "top_p", 2},
+        {"generate --model " + model + " --tokenizer " + (dir / "none.bin"), "none.bin", 1},
+        {"generate --model " + (dir / "missing_dir") + "/" + tok, "missing_dir", 1},
+        {"eval --precision fp8 --model " + model + " --data " + good, "fp8", 2},
+        {"eval --model " + model, "--data", 2},
+        {"frobnicate", "frobnicate", 2},
     };
     for (const auto& c : cases) {
         const auto r = run(c.args);
         INFO(c.args << "\n" << r.output);
-        CHECK(r.code == 2);
-        CHECK_THAT(r.output, Contains(c.says) && Contains("error"));
+        CHECK(r.code == c.code);
+        CHECK_THAT(r.output, Contains(c.says) && Contains("error: "));
+        CHECK_THAT(r.output, !Contains("terminate") && !Contains("Aborted") && !Contains("core dumped"));
     }
-    const auto precision = run("eval --precision fp8 --model " + model + " --data " + good);
-    CHECK(precision.code != 0);
-    CHECK_THAT(precision.output, Contains("--precision") && Contains("fp8"));
-    const auto usage = run("eval --model " + model);
-    CHECK(usage.code != 0);
-    CHECK_THAT(usage.output, Contains("--data"));
+}
+
+TEST_CASE("generate --json writes valid JSON with U+FFFD for bytes that are not UTF-8, and the token ids",
+          "[cli][infer]") {
+    // A prompt of invalid bytes, and sampling hot enough that lone high byte tokens (<0x80>..<0xFF>) come out.
+    const auto r = run("generate --model " + data_dir + "/stories260K.bin --tokenizer " + data_dir +
+                       "/tok512.bin --json --no-stop --temperature 20 --seed 3 --max-new-tokens 64 --prompt \"$(printf '\\377\\376Once')\"");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    const auto line = r.output.substr(0, r.output.find('\n'));
+    const auto j = nlohmann::json::parse(line);  // throws on invalid UTF-8 or invalid JSON
+    const auto& out = j["outputs"][0];
+    const std::string replacement = "\xEF\xBF\xBD";
+    CHECK(out["prompt"].get<std::string>() == replacement + replacement + "Once");
+    const auto ids = out["tokens"].get<std::vector<std::int32_t>>();
+    CHECK(ids.size() == 64);
+    const bool high_byte = std::any_of(ids.begin(), ids.end(), [](std::int32_t id) { return id >= 3 + 0x80 && id <= 258; });
+    REQUIRE(high_byte);
+    CHECK_THAT(out["text"].get<std::string>(), Contains(replacement));
 }

@@ -15,6 +15,7 @@
 #include <recur/infer/generate.hpp>
 #include <recur/io/llama2c.hpp>
 
+#include "support/shared_data.hpp"
 #include "support/tiny_model.hpp"
 
 using namespace recur;
@@ -121,8 +122,7 @@ TEST_CASE("cached decoding of stories260K and its retrofit equals the uncached f
 
 TEST_CASE("greedy generation through the cache reproduces stories260K's reference tokens", "[infer][data]") {
     const auto llama = load_llama2c<cpu>(data_dir + "/stories260K.bin");
-    std::ifstream f(data_dir + "/stories260K_reference.json");
-    const auto want = nlohmann::json::parse(f)["greedy_ids_from_bos"].get<std::vector<std::int32_t>>();
+    const auto want = test::read_json_file(data_dir + "/stories260K_reference.json")["greedy_ids_from_bos"].get<std::vector<std::int32_t>>();
     generation_options o;
     o.max_new_tokens = 128;
     const auto res = generate<cpu>(llama, {{1}}, o);

@@ -1,5 +1,6 @@
 // Hugging Face Llama: config.json, save_hf/load_hf round trips, and logits against an independent PyTorch
-// Llama (io/peer_hf_llama.py; warns and passes without torch). Not here: safetensors itself.
+// Llama (io/peer_hf_llama.py; without torch it fails in CI and is a ctest skip elsewhere).
+// Not here: safetensors itself.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <recur/io/hf.hpp>
 
 #include "support/scratch_dir.hpp"
+#include "support/skip.hpp"
 #include "support/tiny_model.hpp"
 
 using namespace recur;
@@ -295,10 +297,9 @@ TEST_CASE("bad config.json files and mismatched checkpoints throw io_error namin
 
 TEST_CASE("HF checkpoints written by save_hf give the logits of an independent PyTorch Llama", "[io][hf][peer]") {
     const std::string python = RECUR_PEER_PYTHON;
-    if (std::system((python + " -c 'import torch, numpy' > /dev/null 2>&1").c_str()) != 0) {
-        WARN(python << " cannot import torch and numpy: the PyTorch comparison is skipped");
+    if (!test::require_peer(std::system((python + " -c 'import torch, numpy' > /dev/null 2>&1").c_str()) == 0,
+                            "PyTorch and NumPy for " + python + " (Debian's python3-torch, python3-numpy)"))
         return;
-    }
     const test::scratch_dir dir("recur_hf_peer");
     struct variant {
         std::string name;

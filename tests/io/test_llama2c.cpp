@@ -14,6 +14,7 @@
 #include <recur/io/llama2c.hpp>
 
 #include "support/bf16.hpp"
+#include "support/shared_data.hpp"
 
 using namespace recur;
 using Catch::Contains;
@@ -21,11 +22,7 @@ using Catch::Contains;
 namespace {
 const std::string data_dir = RECUR_SHARED_DATA;
 
-nlohmann::json reference_json() {
-    std::ifstream f(data_dir + "/stories260K_reference.json");
-    REQUIRE(f.good());
-    return nlohmann::json::parse(f);
-}
+nlohmann::json reference_json() { return test::read_json_file(data_dir + "/stories260K_reference.json"); }
 
 Tensor<cpu> row(const std::vector<std::int32_t>& ids) {
     return Tensor<cpu>::from_host(ids, {1, static_cast<std::int64_t>(ids.size())});

@@ -101,6 +101,11 @@ TEST_CASE("a saved recurrent model reloads to identical logits", "[io][surgery]"
     const auto ids = some_ids(c.vocab_size, 9, 3);
     for (const std::int64_t r : {1, 4}) CHECK(logits(back, ids, r) == logits(m, ids, r));
 
+    SECTION("a source that is not UTF-8 (a file name's raw bytes) is written with U+FFFD, never refused") {
+        save_recurrent(dir, m, dtype::f32, "/data/\xff\xfemodel.bin");
+        CHECK(load_recur_model_info(dir).source == "/data/\xEF\xBF\xBD\xEF\xBF\xBDmodel.bin");
+    }
+
     SECTION("bf16 weights reload within bf16 rounding") {
         save_recurrent(dir, m, dtype::bf16);
         const auto half = load_recurrent<B>(dir);

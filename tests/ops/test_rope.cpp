@@ -16,6 +16,7 @@ using B = reference64;
 TEST_CASE("rope tables equal the freq_cis stored in the stories260K llama2.c checkpoint", "[rope][data]") {
     const std::string path = RECUR_SHARED_DATA "/stories260K.bin";
     std::ifstream f(path, std::ios::binary);
+    INFO("reading '" << path << "' (the shared data are described in ../shared/data/README.md)");
     REQUIRE(f.good());
     // Header: dim 64, hidden 172, 5 layers, 8 heads, 4 kv heads, vocab 512, seq_len 512 -> head_dim 8.
     const std::int64_t dim = 64, hidden = 172, layers = 5, kv_dim = 32, vocab = 512, seq = 512, half = 4;

@@ -15,6 +15,7 @@
 #include <recur/backends/reference.hpp>
 #include <recur/io/llama2c.hpp>
 #include <recur/recurrence/layer_analysis.hpp>
+#include "support/shared_data.hpp"
 #include "support/tiny_model.hpp"
 
 using namespace recur;
@@ -169,9 +170,7 @@ TEST_CASE("a layer made an exact identity has BI 0 and angular distance 0, and s
 TEST_CASE("stories260K on its reference ids gives BI in [0, 2] and angular distance in [0, 1]",
           "[recurrence][analysis][data]") {
     const std::string dir = RECUR_SHARED_DATA;
-    std::ifstream f(dir + "/stories260K_reference.json");
-    REQUIRE(f.good());
-    const auto ids = nlohmann::json::parse(f)["encode_ids"].get<std::vector<std::int32_t>>();
+    const auto ids = test::read_json_file(dir + "/stories260K_reference.json")["encode_ids"].get<std::vector<std::int32_t>>();
     const auto m = load_llama2c<cpu>(dir + "/stories260K.bin");
     const auto r = analyze_layers(m, ids, {.seq_len = 256});
     CHECK(r.windows == static_cast<std::int64_t>(ids.size()) / 256);

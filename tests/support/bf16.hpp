@@ -1,19 +1,19 @@
 // bf16 checks on the cpu backend need a CPU whose oneDNN has a bf16 matmul; elsewhere they are
-// skipped with a warning that says so. Not here: the checks themselves.
+// skipped, and ctest reports the test as skipped (support/skip.hpp). Not here: the checks themselves.
 #pragma once
 
 #include <catch2/catch.hpp>
 
 #include <recur/backends/cpu.hpp>
 
+#include "skip.hpp"
+
 namespace recur::test {
 
-/// True where the cpu backend runs matmul_precision::bf16; otherwise false, after a WARN that names
-/// what is skipped.
+/// True where the cpu backend runs matmul_precision::bf16; otherwise false, with the test marked
+/// skipped naming what did not run.
 inline bool cpu_runs_bf16(const char* what) {
-    if (cpu_has_bf16_matmul()) return true;
-    WARN(what << " skipped: this CPU's oneDNN has no bf16 matmul");
-    return false;
+    return require_capability(cpu_has_bf16_matmul(), std::string("a oneDNN bf16 matmul (") + what + " not run)");
 }
 
 }  // namespace recur::test

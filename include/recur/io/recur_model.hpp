@@ -33,6 +33,7 @@
 
 #include <recur/io/atomic_file.hpp>
 #include <recur/io/config_json.hpp>
+#include <recur/io/json_text.hpp>
 #include <recur/io/safetensors.hpp>
 #include <recur/recurrence/recurrent.hpp>
 
@@ -226,7 +227,7 @@ void save_recurrent(const std::filesystem::path& dir, Recurrent<B, Stack<BlockT>
     const nlohmann::json config = recur_model_config_json(m, source);
     std::filesystem::create_directories(dir);
     save_parameters<B>(dir / "model.safetensors", m, type, {{"format", "pt"}, {"recur_format", "1"}});
-    write_file_atomically(dir / "config.json", config.dump(2) + "\n");
+    write_file_atomically(dir / "config.json", json_text(config, 2) + "\n");  // `source` may be any bytes
 }
 
 /// Loads a directory written by save_recurrent (or by hand in the same schema).

@@ -32,6 +32,7 @@
 #include <recur/core/error.hpp>
 #include <recur/core/tensor.hpp>
 #include <recur/io/atomic_file.hpp>
+#include <recur/io/json_text.hpp>
 #include <recur/io/read_text.hpp>
 #include <recur/nn/module.hpp>
 
@@ -497,7 +498,7 @@ void save_safetensors(const std::filesystem::path& path, const named_tensors<B>&
                         {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
     }
-    std::string text = header.dump();
+    std::string text = json_text(header);  // metadata values may be any bytes
     text.append((8 - text.size() % 8) % 8, ' ');
     write_file_atomically(path, [&](std::ostream& os) {
         const std::uint64_t n = text.size();

@@ -32,3 +32,17 @@ TEST_CASE("bad model_config JSON names the key", "[io][errors]") {
     CHECK_THROWS_WITH(model_config_from_json(json::array()), Contains("JSON object"));
     CHECK_THROWS_WITH(load_model_config("/nonexistent/model.json"), Contains("cannot open '/nonexistent/model.json'"));
 }
+
+TEST_CASE("check_model_size refuses models far beyond their weights or the machine's memory", "[io][errors]") {
+    model_config c;
+    CHECK_NOTHROW(check_model_size(c, 2, "small.json"));
+    c.vocab_size = 1 << 20;  // 2^26 embedding values
+    CHECK_THROWS_WITH(check_model_size(c, 2, "small.json", 1e6), Contains("small.json") && Contains("describes at least"));
+    c.d_model = std::int64_t{1} << 40;
+    c.ffn_dim = std::int64_t{1} << 40;
+    CHECK_THROWS_AS(check_model_size(c, 2, "huge.json"), io_error);
+    CHECK_THROWS_WITH(check_model_size(c, 2, "huge.json"), Contains("huge.json") && Contains("GiB of memory"));
+    model_config long_context;
+    long_context.max_seq_len = std::int64_t{1} << 50;  // RoPE tables alone
+    CHECK_THROWS_WITH(check_model_size(long_context, 2, "rope.json"), Contains("max_seq_len"));
+}

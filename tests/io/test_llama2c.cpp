@@ -100,6 +100,13 @@ TEST_CASE("truncated, padded and missing llama2.c files throw io_error naming th
         o.write(bad.data(), static_cast<std::streamsize>(bad.size()));
     }
     CHECK_THROWS_WITH(load_llama2c<cpu>((dir / "heads.bin").string()), Contains("heads.bin") && Contains("n_kv_heads 3"));
+    const std::int32_t huge[7] = {1 << 30, 1 << 30, 1 << 30, 1 << 29, 1 << 29, 1 << 30, 1 << 30};  // found by fuzz_llama2c
+    std::memcpy(bad.data(), huge, sizeof huge);
+    {
+        std::ofstream o((dir / "huge.bin").string(), std::ios::binary);
+        o.write(bad.data(), static_cast<std::streamsize>(bad.size()));
+    }
+    CHECK_THROWS_WITH(load_llama2c<cpu>((dir / "huge.bin").string()), Contains("huge.bin") && Contains("needs about"));
     CHECK_THROWS_WITH(load_llama2c<cpu>((dir / "missing.bin").string()), Contains("cannot open"));
     std::filesystem::remove_all(dir);
 }

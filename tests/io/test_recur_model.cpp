@@ -118,6 +118,13 @@ TEST_CASE("a saved recurrent model reloads to identical logits", "[io][surgery]"
         CHECK_THROWS_AS(load_recurrent<B>(dir), io_error);
         CHECK_THROWS_WITH(load_recurrent<B>(dir), Contains("model.core.4"));
     }
+    SECTION("a config claiming a far larger model than its weights is refused before anything is allocated") {
+        auto j = nlohmann::json::parse(std::ifstream(dir / "config.json"));
+        j["model"]["d_model"] = std::int64_t{1} << 36;
+        std::ofstream(dir / "config.json") << j.dump();
+        CHECK_THROWS_AS(load_recurrent<B>(dir), io_error);
+        CHECK_THROWS_WITH(load_recurrent<B>(dir), Contains("config.json") && Contains("describes at least"));
+    }
     SECTION("a config with a bad surgery is an io_error naming the file") {
         auto j = nlohmann::json::parse(std::ifstream(dir / "config.json"));
         j["surgery"]["coda"] = {7};

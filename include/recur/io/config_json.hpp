@@ -2,6 +2,9 @@
 // inconsistent values throw recur::error naming the key. Not here: Hugging Face config.json (io/, later).
 #pragma once
 
+#include <unistd.h>
+
+#include <cstdint>
 #include <fstream>
 #include <set>
 #include <string>
@@ -113,6 +116,31 @@ inline model_config model_config_from_json(const nlohmann::json& j, const std::s
     }
     c.validate();
     return c;
+}
+
+/// Checks, before a model of `c` with `blocks` transformer blocks is allocated, that it fits: its
+/// parameters (a lower bound: embedding, head, attention and MLP matrices) must not exceed twice
+/// `file_values` (the values its weights file holds, when >= 0) by more than 2^20, so that a config
+/// claiming a far larger model than its file allocates nothing (near misses are left to the tensor
+/// by tensor checks, whose messages name the tensor); and its f32 parameters and RoPE
+/// tables must fit this machine's memory. Sizes are computed in double, so absurd values cannot
+/// overflow. Throws recur::io_error naming `where` and the sizes.
+inline void check_model_size(const model_config& c, double blocks, const std::string& where, double file_values = -1) {
+    const double d = static_cast<double>(c.d_model), hd = static_cast<double>(c.resolved_head_dim()),
+                 q = static_cast<double>(c.n_heads) * hd, kv = static_cast<double>(c.n_kv_heads) * hd,
+                 embed = static_cast<double>(c.vocab_size) * d;
+    const double params = embed * (c.tie_embeddings ? 1 : 2) +
+                          blocks * (2 * d * q + 2 * d * kv + 3 * d * static_cast<double>(c.ffn_dim));
+    if (file_values >= 0 && params > 2 * file_values + (1 << 20))
+        io_fail("recur::load_model: '", where, "': the config (vocab_size ", c.vocab_size, ", d_model ", c.d_model,
+                ", ffn_dim ", c.ffn_dim, ", ", blocks, " blocks) describes at least ", params,
+                " parameters, far more than the ", file_values, " values its weights hold");
+    const double bytes = 4 * params + 12 * static_cast<double>(c.max_seq_len) * hd;
+    const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+    if (bytes > memory)
+        io_fail("recur::load_model: '", where, "': the config (vocab_size ", c.vocab_size, ", d_model ", c.d_model,
+                ", ffn_dim ", c.ffn_dim, ", max_seq_len ", c.max_seq_len, ", ", blocks, " blocks) needs about ",
+                bytes / (1 << 30), " GiB, more than this machine's ", memory / (1 << 30), " GiB of memory");
 }
 
 /// Reads a model_config from a JSON file; errors name the file.

@@ -14,6 +14,7 @@
 
 #include <recur/core/error.hpp>
 #include <recur/io/atomic_file.hpp>
+#include <recur/io/config_json.hpp>
 #include <recur/io/safetensors.hpp>
 #include <recur/nn/config.hpp>
 #include <recur/nn/llama.hpp>
@@ -258,6 +259,7 @@ template <Backend B>
 LlamaModel<B> load_hf(const std::filesystem::path& dir) {
     const model_config c = load_hf_config(dir / "config.json");
     const safetensors_set src(dir);
+    check_model_size(c, static_cast<double>(c.n_layers), (dir / "config.json").string(), src.values());
     LlamaModel<B> m(c, 0);
     load_parameters<B>(m, src, [&](const std::string& name) {
         return hf_ignored_tensor(name) || (c.tie_embeddings && name == "lm_head.weight");

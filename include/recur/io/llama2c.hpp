@@ -67,6 +67,17 @@ LlamaModel<B> load_llama2c(const std::string& path) {
                                    {"rms_ffn", {d}, true},             {"w1", {F, d}, true},
                                    {"w2", {d, F}, true},               {"w3", {F, d}, true},
                                    {"rms_final", {d}, false},          {"freq_cis", {S, hd}, false}};
+    // In double first: a header of absurd sizes must not overflow the exact count below (near misses
+    // get the exact message).
+    double approx = c.tie_embeddings ? 0 : static_cast<double>(V) * static_cast<double>(d);
+    for (const auto& e : order) {
+        double n = e.per_layer ? static_cast<double>(L) : 1;
+        for (const auto x : e.shape.dims()) n *= static_cast<double>(x);
+        approx += n;
+    }
+    if (28 + 4 * approx > 2 * static_cast<double>(file_bytes) + (1 << 20))
+        io_fail("recur::load_llama2c: '", path, "': ", file_bytes, " bytes, but its header (dim ", d, ", ", L,
+                " layers, vocab ", V, ", seq_len ", S, ") needs about ", 28 + 4 * approx, " bytes");
     std::int64_t floats = 0;
     for (const auto& e : order) floats += e.shape.numel() * (e.per_layer ? L : 1);
     if (!c.tie_embeddings) floats += V * d;

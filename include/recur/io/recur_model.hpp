@@ -238,8 +238,11 @@ Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>> load_recurrent(const s
     if (info.config.block != want)
         io_fail("recur::load_recurrent: '", (dir / "config.json").string(), "': model.block does not match the block type "
                 "this loader was instantiated with");
+    const safetensors_set weights(dir / "model.safetensors");
+    const auto blocks = info.surgery.prelude.size() + info.surgery.core.size() + info.surgery.coda.size();
+    check_model_size(info.config, static_cast<double>(blocks), (dir / "config.json").string(), weights.values());
     Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>> m(info.config, info.surgery, info.options, 0);
-    load_parameters<B>(m, safetensors_set(dir / "model.safetensors"));
+    load_parameters<B>(m, weights);
     return m;
 }
 

@@ -379,6 +379,12 @@ public:
         return shards_[it->second];
     }
     const std::vector<safetensors_file>& shards() const { return shards_; }
+    /// Values in all tensors together.
+    double values() const {
+        double n = 0;
+        for (const auto& name : names_) n += static_cast<double>(info(name).shape.numel());
+        return n;
+    }
     const safetensors_info& info(const std::string& name) const { return file_of(name).info(name); }
     /// The file's "__metadata__", or for an index its "metadata" (non-string values as JSON text).
     const safetensors_metadata& metadata() const { return metadata_; }

@@ -212,6 +212,8 @@ any_model<B> model_from_json(const nlohmann::json& j, const std::filesystem::pat
     detail::read_key(j, "layers", layers, at);
     check(layers.size() == 3 && layers[0] >= 0 && layers[1] >= 1 && layers[2] >= 0, "recur: ", at,
           "'layers' must be [prelude, core, coda] with core >= 1");
+    check_model_size(c, static_cast<double>(layers[0]) + static_cast<double>(layers[1]) + static_cast<double>(layers[2]),
+                     where + ": model");
     out.model = Recurrent<B>(c, layers[0], layers[1], layers[2], options, seed);
     out.format = model_format::recur;
     return out;

@@ -107,6 +107,7 @@ TEST_CASE("malformed JSONL lines throw io_error naming the file and the line", "
         {"half_gsm8k.jsonl", "{\"question\": \"q\"}\n", "line 1 needs"},
         {"number.jsonl", ok + "\n" + "{\"text\": 5}\n", "line 3 needs"},
         {"array.jsonl", "[\"text\"]\n", "line 1 needs"},
+        {"overflow.jsonl", ok + "{\"x\": 1e99999}\n", "line 2 is not valid JSON"},  // found by fuzz_qa_jsonl
     };
     for (const auto& bad : table) {
         INFO(bad.name);

@@ -150,7 +150,7 @@ inline model_config load_model_config(const std::string& path) {
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(f);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
         fail("recur::load_model_config: '", path, "' is not valid JSON: ", e.what());
     }
     return model_config_from_json(j, path);

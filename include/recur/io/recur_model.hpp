@@ -178,7 +178,7 @@ inline recur_model_info load_recur_model_info(const std::filesystem::path& dir) 
         nlohmann::json j;
         try {
             j = nlohmann::json::parse(f);
-        } catch (const nlohmann::json::parse_error& e) {
+        } catch (const nlohmann::json::exception& e) {
             io_fail("recur::load_recurrent: '", path, "' is not valid JSON: ", e.what());
         }
         detail::reject_unknown(j, {"recur_format", "architecture", "model", "surgery", "recurrence", "source"}, path + ": ");

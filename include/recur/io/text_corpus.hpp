@@ -84,7 +84,7 @@ inline void for_each_jsonl_document(std::string_view text, const std::string& pa
         nlohmann::json j;
         try {
             j = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::parse_error& e) {
+        } catch (const nlohmann::json::exception& e) {
             io_fail("recur::for_each_document: '", path, "': line ", number, " is not valid JSON: ", e.what());
         }
         if (const std::string* t = string_field(j, "text")) {
@@ -120,7 +120,7 @@ inline std::vector<qa_pair> read_qa_pairs(const std::string& path, std::string_v
         nlohmann::json j;
         try {
             j = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::parse_error& e) {
+        } catch (const nlohmann::json::exception& e) {
             io_fail(who, ": '", path, "': line ", number, " is not valid JSON: ", e.what());
         }
         const std::string *question = detail::string_field(j, "question"), *answer = detail::string_field(j, "answer");

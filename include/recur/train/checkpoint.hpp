@@ -80,7 +80,8 @@ inline std::optional<std::filesystem::path> latest_checkpoint(const std::filesys
     if (name.rfind("step-", 0) != 0 || name.find('/') != std::string::npos)
         io_fail("recur::latest_checkpoint: '", pointer.string(), "' does not name a checkpoint (got '", name, "')");
     const auto dir = root / name;
-    if (!std::filesystem::is_directory(dir))
+    std::error_code ec;  // a name too long for the file system is as bad as a missing folder
+    if (!std::filesystem::is_directory(dir, ec))
         io_fail("recur::latest_checkpoint: '", pointer.string(), "' names '", dir.string(), "', which does not exist");
     return dir;
 }

@@ -169,7 +169,7 @@ inline nlohmann::json load_run_file(const std::string& path) {
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(f);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
         io_fail("recur train: '", path, "' is not valid JSON: ", e.what());
     }
     detail::reject_unknown(j, {"model", "data", "optimizer", "train"}, path + ": ");

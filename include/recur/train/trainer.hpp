@@ -191,7 +191,7 @@ public:
             if (!f) io_fail("recur::trainer::resume: cannot open '", state_path, "'");
             try {
                 state = nlohmann::json::parse(f);
-            } catch (const nlohmann::json::parse_error& e) {
+            } catch (const nlohmann::json::exception& e) {
                 io_fail("recur::trainer::resume: '", state_path, "' is not valid JSON: ", e.what());
             }
         }

@@ -1,7 +1,10 @@
 // Checkpoint folders: a write that fails part-way leaves the previous checkpoint named by `latest`
-// and intact; old checkpoints are pruned; a `latest` naming a missing folder is an io_error.
-// Not here: what a trainer puts in a checkpoint (test_trainer.cpp).
+// and intact; re-writing the latest step swaps folders; old checkpoints are pruned; a `latest` naming
+// a missing folder is an io_error. Not here: what a trainer puts in a checkpoint (test_trainer.cpp),
+// failures of the system calls themselves (tests/cli/test_cli_faults.cpp injects them).
 #include <catch2/catch.hpp>
+
+#include <unistd.h>
 
 #include <fstream>
 
@@ -68,4 +71,40 @@ TEST_CASE("a latest pointer to nothing is an io_error naming it", "[train][check
     CHECK_THROWS_WITH(latest_checkpoint(root.path()), Contains("latest") && Contains("step-00000007"));
     root.write("latest", "../../etc\n");
     CHECK_THROWS_WITH(latest_checkpoint(root.path()), Contains("does not name a checkpoint"));
+}
+
+TEST_CASE("writing the latest step again replaces it in one exchange; stale temporaries are swept", "[train][checkpoint]") {
+    const test::scratch_dir root("recur_test_checkpoint_again");
+    write_checkpoint(root.path(), 10, {text_file("a.txt", "old"), text_file("only-old.txt", "x")});
+    root.write(".tmp-latest.12345", "junk");  // what a writer killed mid-way leaves
+    const auto again = write_checkpoint(root.path(), 10, {text_file("a.txt", "new")});
+    CHECK(*latest_checkpoint(root.path()) == again);
+    CHECK(read(again / "a.txt") == "new");
+    CHECK_FALSE(std::filesystem::exists(again / "only-old.txt"));  // the old folder, not a merge
+    for (const auto& e : std::filesystem::directory_iterator(root.path()))
+        CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+}
+
+TEST_CASE("a run folder removed under a run is an io_error naming it", "[train][checkpoint][errors]") {
+    const auto gone = std::filesystem::temp_directory_path() / ("recur_test_checkpoint_gone_" + std::to_string(::getpid()));
+    CHECK_THROWS_AS(write_checkpoint(gone, 1, {text_file("a.txt", "x")}), io_error);
+    CHECK_THROWS_WITH(write_checkpoint(gone, 1, {text_file("a.txt", "x")}), Contains(gone.string()) && Contains("does not exist"));
+    CHECK_FALSE(std::filesystem::exists(gone));
+}
+
+TEST_CASE("write_file_atomically names the path and the reason, and leaves no temporary", "[io][atomic][errors]") {
+    const test::scratch_dir root("recur_test_atomic_file");
+    CHECK_THROWS_WITH(write_file_atomically(root.path() / "missing" / "x.txt", "x"),
+                      Contains("x.txt") && Contains("No such file or directory"));
+    CHECK_THROWS_WITH(write_file_atomically(root.path() / "x.txt",
+                                            [](std::ostream& os) {
+                                                os << "part";
+                                                throw io_error("the producer failed");
+                                            }),
+                      Contains("the producer failed"));
+    write_file_atomically(root.path() / "x.txt", "done");
+    CHECK(read(root.path() / "x.txt") == "done");
+    std::int64_t entries = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(root.path())) ++entries;
+    CHECK(entries == 1);
 }

@@ -1,8 +1,12 @@
 // The trainer end to end on the cpu backend: a tiny recurrent model learns to copy (exact match
-// >= 95 %), resume from a checkpoint is bit-exact, non-finite steps are skipped then stop the run,
-// a corrupt checkpoint is refused. Not here: optimizers, schedules, data (their own tests).
+// >= 95 %), resume from a checkpoint is bit-exact, a non-finite step stops the run naming the tensor
+// (or is skipped, when asked), a corrupt checkpoint is refused, a run folder has one owner, a stop
+// flag ends a run between steps. Not here: optimizers, schedules, data, processes (tests/cli).
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -26,6 +30,7 @@ struct copy_task {
     std::int64_t length = 6, digits = 10;
     std::uint64_t seed = 1;
     std::int64_t drawn = 0;
+    std::int32_t filler_id = -1;  // >= 0: the last row of every batch is this id throughout, with no loss
 
     std::int64_t seq() const { return 2 * length + 1; }  // inputs: BOS, L digits, SEP, L - 1 digits... (2L + 1)
     struct batch_t {
@@ -46,6 +51,11 @@ struct copy_task {
                 b.ids.push_back(full[static_cast<std::size_t>(t)]);
                 b.targets.push_back(t >= length ? full[static_cast<std::size_t>(t + 1)] : -100);
             }
+            if (filler_id >= 0 && row == batch - 1)
+                for (std::int64_t t = 0; t < seq_len; ++t) {
+                    b.ids[static_cast<std::size_t>(row * seq_len + t)] = filler_id;
+                    b.targets[static_cast<std::size_t>(row * seq_len + t)] = -100;
+                }
         }
         return b;
     }
@@ -241,16 +251,60 @@ TEST_CASE("a corrupt or mismatched checkpoint is refused and nothing is overwrit
     CHECK_THROWS_WITH(fresh(cfg).resume(dir.path() / "nothing"), Contains("nothing"));
 }
 
-TEST_CASE("non-finite steps are skipped with a warning, and too many in a row stop the run", "[train][errors]") {
+namespace {
+/// A model whose down_proj holds a NaN: its loss is NaN.
+Recurrent<B> nan_weight_model() {
     Recurrent<B> model(tiny_config(), 1, 1, 1, zero_state(), 5);
-    auto w = model.core.blocks[0].mlp.down_proj.weight.to_host<float>();
+    auto& weight = model.core.blocks[0].mlp.down_proj.weight;
+    auto w = weight.to_host<float>();
     w[0] = std::numeric_limits<float>::quiet_NaN();
-    model.core.blocks[0].mlp.down_proj.weight =
-        Tensor<B>::from_host(w, model.core.blocks[0].mlp.down_proj.weight.shape()).set_requires_grad();
+    weight = Tensor<B>::from_host(w, weight.shape()).set_requires_grad();
+    return model;
+}
+}  // namespace
+
+TEST_CASE("a non-finite loss stops the run by default, naming the step, and keeps the last checkpoint",
+          "[train][errors]") {
+    const test::scratch_dir dir("recur_test_trainer_nan_stop");
+    Recurrent<B> model = nan_weight_model();
+    const auto before = model.core.blocks[0].mlp.down_proj.weight.to_host<float>();
+    copy_task data;
+    muon_adamw<B> opt(named_parameters<B>(model), fast_lr());
+    std::ostringstream log;
+    trainer<B, Recurrent<B>, copy_task, muon_adamw<B>> t(model, data, opt, tiny_run(10, dir.path().string()), log);
+    t.save_checkpoint();
+    CHECK_THROWS_WITH(t.run(), Contains("step 1:") && Contains("the loss is") && Contains("step-00000000") &&
+                                   Contains("train.nonfinite"));
+    CHECK(t.step_index() == 0);
+    CHECK(*latest_checkpoint(dir.path()) == dir.path() / "step-00000000");  // no checkpoint of the bad state
+    CHECK(model.core.blocks[0].mlp.down_proj.weight.to_host<float>()[1] == before[1]);
+}
+
+TEST_CASE("a non-finite gradient under a finite loss stops the run naming the parameter", "[train][errors]") {
+    // Token 15 only fills a row of its own that carries no loss: a NaN in its embedding row poisons no
+    // counted loss, but backward multiplies that row's zero gradients by its NaN activations.
+    Recurrent<B> model(tiny_config(), 1, 1, 1, zero_state(), 5);
+    auto& embed = model.embed_tokens.weight;
+    auto e = embed.to_host<float>();
+    e[static_cast<std::size_t>(15 * tiny_config().d_model)] = std::numeric_limits<float>::quiet_NaN();
+    embed = Tensor<B>::from_host(e, embed.shape()).set_requires_grad();
+    copy_task data{.filler_id = 15};
+    muon_adamw<B> opt(named_parameters<B>(model), fast_lr());
+    std::ostringstream log;
+    trainer<B, Recurrent<B>, copy_task, muon_adamw<B>> t(model, data, opt, tiny_run(10), log);
+    CHECK_THROWS_WITH(t.step(), Contains("step 1:") && Contains("the gradient of '") && Contains("is not finite") &&
+                                    !Contains("the loss is"));
+}
+
+TEST_CASE("with nonfinite skip, non-finite steps are skipped with a warning, and too many in a row stop the run",
+          "[train][errors]") {
+    Recurrent<B> model = nan_weight_model();
+    const auto w = model.core.blocks[0].mlp.down_proj.weight.to_host<float>();
     copy_task data;
     muon_adamw<B> opt(named_parameters<B>(model), fast_lr());
     std::ostringstream log;
     auto cfg = tiny_run(10);
+    cfg.nonfinite = nonfinite_policy::skip;
     cfg.max_nonfinite = 3;
     trainer<B, Recurrent<B>, copy_task, muon_adamw<B>> t(model, data, opt, cfg, log);
     CHECK(t.step().skipped);
@@ -259,6 +313,40 @@ TEST_CASE("non-finite steps are skipped with a warning, and too many in a row st
     CHECK_THAT(log.str(), Contains("warning: step 1 skipped"));
     // The skipped steps changed nothing but the NaN weight's neighbours stay as they were.
     CHECK(model.core.blocks[0].mlp.down_proj.weight.to_host<float>()[1] == w[1]);
+}
+
+TEST_CASE("a run folder has one trainer at a time; the lock goes with it", "[train][lock]") {
+    const test::scratch_dir dir("recur_test_trainer_lock");
+    Recurrent<B> m1(tiny_config(), 1, 1, 1, zero_state(), 5), m2(tiny_config(), 1, 1, 1, zero_state(), 5);
+    copy_task d1, d2;
+    muon_adamw<B> o1(named_parameters<B>(m1), fast_lr()), o2(named_parameters<B>(m2), fast_lr());
+    std::ostringstream log;
+    const auto cfg = tiny_run(4, dir.path().string());
+    {
+        trainer<B, Recurrent<B>, copy_task, muon_adamw<B>> owner(m1, d1, o1, cfg, log);
+        using second = trainer<B, Recurrent<B>, copy_task, muon_adamw<B>>;
+        CHECK_THROWS_WITH(second(m2, d2, o2, cfg, log), Contains(dir.path().string()) && Contains("in use") &&
+                                                            Contains("pid " + std::to_string(::getpid())));
+    }
+    trainer<B, Recurrent<B>, copy_task, muon_adamw<B>> next(m2, d2, o2, cfg, log);  // the owner is gone
+    CHECK(next.step_index() == 0);
+}
+
+TEST_CASE("a stop flag ends run() after the step under way, with a checkpoint", "[train][stop]") {
+    const test::scratch_dir dir("recur_test_trainer_stop");
+    Recurrent<B> model(tiny_config(), 1, 1, 1, zero_state(), 5);
+    copy_task data;
+    muon_adamw<B> opt(named_parameters<B>(model), fast_lr());
+    std::ostringstream log;
+    trainer<B, Recurrent<B>, copy_task, muon_adamw<B>> t(model, data, opt, tiny_run(10, dir.path().string()), log);
+    CHECK(t.run(3) == run_end::paused);
+    std::atomic<bool> stop{true};
+    CHECK(t.run(0, &stop) == run_end::requested);
+    CHECK(t.step_index() == 3);
+    CHECK(*latest_checkpoint(dir.path()) == dir.path() / "step-00000003");
+    stop = false;
+    CHECK(t.run(0, &stop) == run_end::done);
+    CHECK(t.step_index() == 10);
 }
 
 TEST_CASE("train_config JSON names unknown keys and wrong types", "[train][config][errors]") {
@@ -270,5 +358,8 @@ TEST_CASE("train_config JSON names unknown keys and wrong types", "[train][confi
     CHECK_THROWS_WITH(train_config_from_json({{"steps", "100"}}), Contains("'steps'"));
     CHECK_THROWS_WITH(train_config_from_json({{"batch", 0}}), Contains("'batch'"));
     CHECK_THROWS_WITH(train_config_from_json({{"split", "random"}}), Contains("'split'") && Contains("random"));
+    CHECK(train_config_from_json(nlohmann::json::object()).nonfinite == nonfinite_policy::stop);
+    CHECK(train_config_from_json({{"nonfinite", "skip"}}).nonfinite == nonfinite_policy::skip);
+    CHECK_THROWS_WITH(train_config_from_json({{"nonfinite", "ignore"}}), Contains("'nonfinite'") && Contains("ignore"));
     CHECK_THROWS_WITH(train_config_from_json({{"curriculum", {{"r_maxx", 8}}}}), Contains("'r_maxx'"));
 }

@@ -21,6 +21,16 @@ enum class split_mode {
     fixed,              ///< n = max(r_bar - s, 0), k = min(s, r_bar)
 };
 
+/// What a step with a non-finite loss or gradient does.
+enum class nonfinite_policy {
+    stop,  ///< throw recur::error naming the step and the tensor; no update, no checkpoint of that state
+    skip,  ///< drop the step's gradients, count the step, warn; max_nonfinite in a row then stop
+};
+
+/// JSON keys (all optional; train_config_from_json): steps, batch, seq, micro_batches, clip,
+/// lr_schedule, curriculum, backprop, split ("poisson_lognormal" | "fixed"), sigma, seed, log_every,
+/// checkpoint_every, keep_checkpoints, nonfinite ("stop", the default, | "skip"), max_nonfinite
+/// (with "skip"), out_dir: each as the field of the same name below.
 struct train_config {
     std::int64_t steps = 1000;        ///< optimizer steps in the run (schedules are functions of it)
     std::int64_t batch = 8;           ///< rows per micro-batch
@@ -36,7 +46,8 @@ struct train_config {
     std::int64_t log_every = 10;      ///< plain progress lines (not on a terminal)
     std::int64_t checkpoint_every = 0;  ///< 0: only at the end
     std::int64_t keep_checkpoints = 2;  ///< newest checkpoints kept (0: all)
-    std::int64_t max_nonfinite = 5;     ///< consecutive skipped steps before training stops with an error
+    nonfinite_policy nonfinite = nonfinite_policy::stop;  ///< a non-finite loss or gradient stops the run, or skips the step
+    std::int64_t max_nonfinite = 5;     ///< with nonfinite skip: consecutive skipped steps before training stops with an error
     std::string out_dir;                ///< checkpoints and metrics.jsonl; empty: neither
 
     /// Throws recur::error naming the first field out of range.
@@ -74,6 +85,7 @@ inline nlohmann::json to_json(const train_config& c) {
             {"log_every", c.log_every},
             {"checkpoint_every", c.checkpoint_every},
             {"keep_checkpoints", c.keep_checkpoints},
+            {"nonfinite", c.nonfinite == nonfinite_policy::skip ? "skip" : "stop"},
             {"max_nonfinite", c.max_nonfinite},
             {"out_dir", c.out_dir}};
 }
@@ -85,7 +97,7 @@ inline train_config train_config_from_json(const nlohmann::json& j, const std::s
     detail::reject_unknown(j,
                            {"steps", "batch", "seq", "micro_batches", "clip", "lr_schedule", "curriculum", "backprop",
                             "split", "sigma", "seed", "log_every", "checkpoint_every", "keep_checkpoints",
-                            "max_nonfinite", "out_dir"},
+                            "nonfinite", "max_nonfinite", "out_dir"},
                            at);
     train_config c;
     detail::read_integer_key(j, "steps", c.steps, at);
@@ -103,6 +115,8 @@ inline train_config train_config_from_json(const nlohmann::json& j, const std::s
     detail::read_integer_key(j, "log_every", c.log_every, at);
     detail::read_integer_key(j, "checkpoint_every", c.checkpoint_every, at);
     detail::read_integer_key(j, "keep_checkpoints", c.keep_checkpoints, at);
+    c.nonfinite = detail::read_enum(j, "nonfinite", c.nonfinite,
+                                    {{"stop", nonfinite_policy::stop}, {"skip", nonfinite_policy::skip}}, at);
     detail::read_integer_key(j, "max_nonfinite", c.max_nonfinite, at);
     detail::read_key(j, "out_dir", c.out_dir, at);
     try {

@@ -4,9 +4,11 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -118,8 +120,9 @@ public:
     void append(const step_metrics& m) {
         if (path_.empty()) return;
         std::ofstream f(path_, std::ios::app);
-        if (!f) io_fail("recur::metrics_log: cannot append to '", path_.string(), "'");
-        f << to_json(m).dump() << "\n";
+        if (!f) io_fail("recur::metrics_log: cannot append to '", path_.string(), "': ", std::strerror(errno));
+        f << to_json(m).dump() << "\n" << std::flush;
+        if (!f) io_fail("recur::metrics_log: writing to '", path_.string(), "' failed: ", std::strerror(errno));
     }
 
 private:

@@ -1,6 +1,7 @@
 // The trainer: one optimizer step = micro-batches of (data -> (n, k) -> loss -> backward), clipping,
-// a skip on non-finite values, the schedules, metrics, and checkpoints that resume bit-exactly.
-// Not here: building the model, data or optimizer (the caller does; see examples/recur/cmd_train.cpp).
+// a stop (or skip) on non-finite values, the schedules, metrics, checkpoints that resume bit-exactly,
+// the run folder's lock and a stop request between steps. Not here: building the model, data or
+// optimizer, or signal handlers (the caller's; see examples/recur/cmd_train.cpp).
 //
 // A checkpoint folder (train/checkpoint.hpp) holds
 //   model.safetensors + config.json   the model (a recur model directory for Recurrent, Hugging Face
@@ -12,12 +13,15 @@
 // functions of (seed, step), and the data order is in the cursor.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -34,6 +38,7 @@
 #include <recur/train/config.hpp>
 #include <recur/train/flops.hpp>
 #include <recur/train/progress.hpp>
+#include <recur/train/run_lock.hpp>
 
 namespace recur {
 
@@ -52,10 +57,46 @@ template <class M>
 inline constexpr bool is_recurrent_v = false;
 template <Backend B, class P, class C, class Q>
 inline constexpr bool is_recurrent_v<Recurrent<B, P, C, Q>> = true;
+
+/// Names the parameters whose gradient holds a NaN or an infinity: "the gradient of 'x' is not
+/// finite (3 of 4096 values)", plus how many other parameters share the fault. Empty when none does.
+template <Backend B>
+std::string describe_nonfinite_gradients(const std::vector<named_parameter<B>>& params) {
+    std::string first;
+    std::int64_t others = 0;
+    for (const auto& p : params) {
+        const Tensor<B>& g = p.tensor->grad();
+        if (!g.defined()) continue;
+        const auto values = g.template to_host<float>();
+        const auto bad = std::count_if(values.begin(), values.end(), [](float x) { return !std::isfinite(x); });
+        if (bad == 0) continue;
+        if (!first.empty()) {
+            ++others;
+            continue;
+        }
+        first = "the gradient of '" + p.name + "' is not finite (" + std::to_string(bad) + " of " +
+                std::to_string(values.size()) + " values)";
+    }
+    if (others > 0) first += " and so are the gradients of " + std::to_string(others) + " later parameter(s)";
+    return first;
+}
 }  // namespace detail
+
+/// Why trainer::run returned.
+enum class run_end {
+    done,       ///< all train.steps steps are done
+    paused,     ///< the stop_at step given to run() is reached
+    requested,  ///< the stop flag was set: the step under way was finished first
+};
 
 /// Trains `model` with `optimizer` on `data` as `config` says. The three are owned by the caller and
 /// must outlive the trainer; the optimizer must have been built over named_parameters(model).
+///
+/// With an out_dir the trainer owns that run folder while it lives: it creates it, takes its
+/// run_lock (a second trainer on the same folder, in any process, throws recur::error naming the
+/// folder and the owner's pid) and removes what a killed predecessor left (".tmp-*"). Checkpoints
+/// are written atomically (write_checkpoint): whenever the process dies, the folder's latest
+/// checkpoint is complete and loads.
 template <Backend B, class Model, TrainingData Data, Optimizer Opt>
 class trainer {
 public:
@@ -64,8 +105,13 @@ public:
           params_(named_parameters<B>(model)) {
         config_.validate();
         if (!config_.out_dir.empty()) {
-            std::filesystem::create_directories(config_.out_dir);
-            metrics_ = metrics_log(std::filesystem::path(config_.out_dir) / "metrics.jsonl");
+            const std::filesystem::path root(config_.out_dir);
+            std::error_code ec;
+            std::filesystem::create_directories(root, ec);
+            if (ec) io_fail("recur::trainer: cannot create the run folder '", root.string(), "': ", ec.message());
+            lock_.emplace(root);
+            remove_temporaries(root);
+            metrics_ = metrics_log(root / "metrics.jsonl");
         }
     }
 
@@ -75,11 +121,17 @@ public:
     double flops_spent() const { return flops_; }
     const train_config& config() const { return config_; }
 
-    /// Runs one optimizer step and returns what it measured. Non-finite loss or gradient norm: the
-    /// update is skipped (gradients dropped, step counted) with a warning; after max_nonfinite in a
-    /// row, throws recur::error.
+    /// Runs one optimizer step and returns what it measured. A non-finite loss or gradient norm, with
+    /// train.nonfinite "stop" (the default), throws recur::error naming the step and the tensor (the
+    /// loss, or which parameters' gradients) before anything is updated or saved, so the run folder
+    /// keeps its last good checkpoint. With "skip" the update is skipped (gradients dropped, step
+    /// counted) with a warning, and max_nonfinite skips in a row throw recur::error.
     step_metrics step() {
         check(step_ < config_.steps, "recur::trainer: the run's ", config_.steps, " steps are done");
+        if (!metrics_trimmed_) {
+            metrics_.truncate_after(step_);  // a restarted or resumed run rewrites the steps it replays
+            metrics_trimmed_ = true;
+        }
         const auto start = std::chrono::steady_clock::now();
         // A non-recurrent model has no curriculum: it reports r 1 (n 0, k 1).
         constexpr bool recurrent = detail::is_recurrent_v<Model>;
@@ -91,7 +143,7 @@ public:
         m.mean_r = r_bar;
         m.lr = lr;
         double loss_sum = 0, step_flops = 0;
-        std::int64_t step_tokens = 0;
+        std::int64_t step_tokens = 0, nonfinite_micro = -1;
         for (std::int64_t micro = 0; micro < config_.micro_batches; ++micro) {
             const std::uint64_t draw = static_cast<std::uint64_t>(step_ * config_.micro_batches + micro);
             const iteration_split split = !recurrent || config_.split == split_mode::fixed
@@ -107,6 +159,7 @@ public:
                 loss = model_.loss(ids, targets);
             const double value = loss.item();
             loss_sum += value;
+            if (!std::isfinite(value) && nonfinite_micro < 0) nonfinite_micro = micro;
             backward(config_.micro_batches > 1 ? scale(loss, 1.0 / static_cast<double>(config_.micro_batches)) : loss);
             m.n = split.n;
             m.k = split.k;
@@ -117,6 +170,19 @@ public:
         m.loss = loss_sum / static_cast<double>(config_.micro_batches);
         m.grad_norm = clip_grad_norm<B>(params_, config_.clip > 0 ? config_.clip : INFINITY);
         m.skipped = !std::isfinite(m.loss) || !std::isfinite(m.grad_norm);
+        if (m.skipped && config_.nonfinite == nonfinite_policy::stop) {
+            const std::string what = nonfinite_micro >= 0
+                                         ? std::string("the loss is ") + (std::isnan(m.loss) ? "NaN" : "infinite") + " (micro-batch " +
+                                               std::to_string(nonfinite_micro + 1) + " of " +
+                                               std::to_string(config_.micro_batches) + ")"
+                                         : detail::describe_nonfinite_gradients(params_);
+            opt_.zero_grad();
+            std::string kept;
+            if (!config_.out_dir.empty())
+                if (const auto last = latest_checkpoint(config_.out_dir)) kept = "; the last checkpoint, '" + last->string() + "', is kept";
+            fail("recur::trainer: step ", step_ + 1, ": ", what, "; stopped before updating", kept,
+                 " (train.nonfinite \"skip\" skips such steps instead)");
+        }
         if (m.skipped) {
             opt_.zero_grad();
             ++nonfinite_in_a_row_;
@@ -149,12 +215,18 @@ public:
         return m;
     }
 
-    /// Steps until the run is done, or until `stop_at` steps (0: the end), then writes a checkpoint
-    /// if out_dir is set.
-    void run(std::int64_t stop_at = 0) {
+    /// Steps until the run is done, until `stop_at` steps (0: the end), or until `*stop` is true
+    /// (checked between steps, so the step under way finishes), then writes a checkpoint if out_dir
+    /// is set, and says which of the three ended it. `stop` may be set from a signal handler (it is
+    /// lock-free) or another thread.
+    run_end run(std::int64_t stop_at = 0, const std::atomic<bool>* stop = nullptr) {
+        static_assert(std::atomic<bool>::is_always_lock_free, "a stop flag set from a signal handler must be lock-free");
         const std::int64_t last = stop_at > 0 ? std::min(stop_at, config_.steps) : config_.steps;
-        while (step_ < last) step();
-        if (!config_.out_dir.empty()) save_checkpoint();
+        auto stopping = [&] { return stop != nullptr && stop->load(std::memory_order_relaxed); };
+        while (step_ < last && !stopping()) step();
+        if (!config_.out_dir.empty() && saved_at_ != step_) save_checkpoint();
+        if (step_ == config_.steps) return run_end::done;
+        return step_ == last ? run_end::paused : run_end::requested;
     }
 
     /// Writes out_dir/step-NNNNNNNN atomically and points out_dir/latest at it.
@@ -171,7 +243,9 @@ public:
             {"config.json", [&](const std::filesystem::path& p) { write_file_atomically(p, model_config_json().dump(2) + "\n"); }},
             {"optimizer.safetensors", [&](const std::filesystem::path& p) { opt_.save_state(p); }},
             {"trainer_state.json", [&](const std::filesystem::path& p) { write_file_atomically(p, state.dump(2) + "\n"); }}};
-        return write_checkpoint(config_.out_dir, step_, files, static_cast<int>(config_.keep_checkpoints));
+        auto dir = write_checkpoint(config_.out_dir, step_, files, static_cast<int>(config_.keep_checkpoints));
+        saved_at_ = step_;
+        return dir;
     }
 
     /// Continues from a checkpoint folder, or from the latest checkpoint of a run folder. Everything
@@ -209,7 +283,7 @@ public:
             const auto saved = train_config_from_json(state["train"], state_path);
             auto mine = to_json(config_), theirs = to_json(saved);
             for (const auto& [key, value] : mine.items())
-                if (key != "out_dir" && theirs[key] != value)
+                if (key != "out_dir" && key != "nonfinite" && key != "max_nonfinite" && theirs[key] != value)
                     fail("the run was started with train.", key, " = ", theirs[key].dump(), ", now ", value.dump(),
                          " (an exact resume needs the same configuration)");
         } catch (const io_error&) {
@@ -226,7 +300,7 @@ public:
         tokens_ = tokens;
         flops_ = flops;
         nonfinite_in_a_row_ = nonfinite;
-        metrics_.truncate_after(step_);
+        metrics_trimmed_ = false;
     }
 
 private:
@@ -242,7 +316,10 @@ private:
     Opt& opt_;
     train_config config_;
     progress_printer progress_;
+    std::optional<run_lock> lock_;  // held while the trainer lives, when out_dir is set
     metrics_log metrics_;
+    bool metrics_trimmed_ = false;  // truncate_after(step_) done since the start or the last resume
+    std::int64_t saved_at_ = -1;    // the step of this trainer's last checkpoint
     std::vector<named_parameter<B>> params_;
     std::int64_t step_ = 0, tokens_ = 0, nonfinite_in_a_row_ = 0, timed_steps_ = 0;
     double flops_ = 0, seconds_ = 0;

@@ -87,7 +87,6 @@ int train_with(Model& model, recur::data_phases& data, Opt& opt, const recur::tr
 }
 
 int train(const options& o) {
-    std::signal(SIGXFSZ, SIG_IGN);  // past `ulimit -f`, a write fails with EFBIG (a clear error) instead of killing us
     const auto run = recur::load_run_file(o.config);
     const auto base = std::filesystem::absolute(o.config).parent_path();
     auto config = recur::train_config_from_json(run["train"], o.config);

@@ -1,5 +1,6 @@
 // The `recur` command line: bench, tokenize, convert, analyze, eval, train, generate (one file per
 // subcommand). Not here: the library code each calls (include/recur/).
+#include <csignal>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -58,6 +59,9 @@ int run_reporting(const std::function<int()>& run) {
 
 int main(int argc, char** argv) {
     std::set_terminate(on_terminate);
+    // Past `ulimit -f` a write then fails with EFBIG, which every command reports as an error naming the file,
+    // instead of the process being killed by SIGXFSZ half-way through a checkpoint or a converted model.
+    std::signal(SIGXFSZ, SIG_IGN);
     CLI::App app{"recur: retrofitted recurrence for pretrained language models\n"
                  "exit status: 0 done, 1 failed while running (the message names what), 2 bad command line"};
     app.require_subcommand(1);

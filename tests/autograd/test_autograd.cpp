@@ -24,7 +24,7 @@ TEST_CASE("no_grad records nothing and its results need no gradient", "[autograd
     tape::of<B>().clear();
 }
 
-TEST_CASE("leaf gradients accumulate with += across backward calls; zero_grad resets them", "[autograd]") {
+TEST_CASE("leaf gradients accumulate with += across backward calls, zero_grad resets them", "[autograd]") {
     auto x = Tensor<B>::from_host(std::vector<float>{1, 2, 3}, {3}).set_requires_grad();
     backward(sum(mul(x, x)));  // d/dx = 2x
     CHECK(x.grad().to_host<float>() == std::vector<float>{2, 4, 6});

@@ -29,6 +29,7 @@
 #include <recur/train/trainer.hpp>
 
 #include "support/scratch_dir.hpp"
+#include "support/skip.hpp"
 
 extern char** environ;
 
@@ -281,7 +282,7 @@ TEST_CASE("recur train killed with SIGKILL at 12 random moments, resumed each ti
     CHECK(losses(killed) == losses(dir.path() / "straight"));  // every step once, each loss bit for bit
 }
 
-TEST_CASE("SIGINT and SIGTERM finish the step, write a checkpoint and exit 130 / 143; --resume continues exactly",
+TEST_CASE("SIGINT and SIGTERM finish the step, write a checkpoint and exit 130 / 143, --resume continues exactly",
           "[cli][train][signals]") {
     const recur::test::scratch_dir dir("recur_test_cli_signals");
     const auto run_file = write_run(dir, "run.json", 40);
@@ -343,7 +344,7 @@ TEST_CASE("SIGINT and SIGTERM finish the step, write a checkpoint and exit 130 /
     }
 }
 
-TEST_CASE("a second recur train into the same run folder is refused naming the owner; after kill -9 the next proceeds",
+TEST_CASE("a second recur train into the same run folder is refused naming the owner, after kill -9 the next proceeds",
           "[cli][train][lock]") {
     const recur::test::scratch_dir dir("recur_test_cli_lock");
     const auto run_file = write_run(dir, "run.json", 100000);
@@ -446,4 +447,21 @@ TEST_CASE("write failures (disk full, fsync, rename, open, mkdir, file-size limi
         CHECK(slurp(out / "step-00000020" / "model.safetensors") == slurp(dir.path() / "straight/step-00000020/model.safetensors"));
         CHECK(temporaries(out).empty());
     }
+}
+
+TEST_CASE("every command, not only train, turns a file-size limit (ulimit -f) into an error naming the file",
+          "[cli][faults][data]") {
+    const recur::test::scratch_dir dir("recur_test_cli_faults_convert");
+    const std::string model = std::string(RECUR_SHARED_DATA) + "/stories260K.bin";
+    if (!recur::test::require_file(model)) return;
+    const std::string log = dir / "log.txt";
+    const fs::path out = dir.path() / "rec";
+    auto r = run({"convert", "--from", model, "--out", out.string(), "--prelude", "0", "--core", "1-3", "--coda", "4"}, log, {},
+                 20000);
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Contains("File too large") && Contains(out.string()) && !Contains("terminate"));
+    r = run({"convert", "--from", model, "--out", out.string(), "--prelude", "0", "--core", "1-3", "--coda", "4"}, log);
+    INFO(r.output);
+    CHECK(r.code == 0);
 }

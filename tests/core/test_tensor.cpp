@@ -50,7 +50,7 @@ TEST_CASE("bf16 and f16 storage convert to and from f32", "[tensor]") {
           std::vector<float>{1.0f, -7.0f});
 }
 
-TEST_CASE("reshape, slice and transpose are views; contiguous copies only when needed", "[tensor]") {
+TEST_CASE("reshape, slice and transpose are views, contiguous copies only when needed", "[tensor]") {
     const auto t = iota({2, 3, 4});
     const auto r = t.reshape({6, 4});
     CHECK(r.buffer() == t.buffer());

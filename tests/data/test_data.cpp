@@ -344,7 +344,7 @@ TEST_CASE("QA examples: prompt/completion, skipping long examples, seeds and cur
                       Contains("recur::qa_examples::restore") && Contains("'source' must be \"qa_examples\""));
 }
 
-TEST_CASE("QA files: malformed lines name the file and line; nothing that fits is an error", "[data]") {
+TEST_CASE("QA files: malformed lines name the file and line, nothing that fits is an error", "[data]") {
     const auto tok = load_llama2c_tokenizer(data_dir + "/tok512.bin");
     const scratch_dir dir("recur_data_qa_bad");
     const std::string ok = "{\"question\": \"q\", \"answer\": \"a\"}\n";

@@ -115,7 +115,7 @@ TEST_CASE("top_p keeps the smallest most-likely-first set that reaches it", "[in
     check_frequencies(frequencies(logits, {1.0, 3, 0.8, 5}), {4.0 / 9, 3.0 / 9, 2.0 / 9, 0});
 }
 
-TEST_CASE("the same seed gives the same tokens; scratch changes nothing", "[infer][sampling]") {
+TEST_CASE("the same seed gives the same tokens, scratch changes nothing", "[infer][sampling]") {
     const std::vector<float> logits{0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f};
     for (const sampling_options o : {sampling_options{1.0, 0, 1.0, 11}, sampling_options{0.7, 5, 0.9, 11}}) {
         rng a(o.seed), b(o.seed), other(o.seed + 1);

@@ -77,7 +77,7 @@ TEST_CASE("AdamW's defaults are METHOD.md's", "[optim][adamw]") {
     CHECK(o.weight_decay == 1e-4);
 }
 
-TEST_CASE("AdamW zero_grad keeps the buffers; bad parameters and options throw", "[optim][adamw]") {
+TEST_CASE("AdamW zero_grad keeps the buffers, bad parameters and options throw", "[optim][adamw]") {
     Tensor<reference> w = test::parameter<reference>({1, 2}, {2});
     test::set_grad(w, {3, 4});
     const void* buffer = w.grad().raw_data();

@@ -185,7 +185,7 @@ TEST_CASE("cosine learning rate decays over everything after the warmup", "[sche
     }
 }
 
-TEST_CASE("constant learning rate after the warmup; warmup steps do not round up", "[sched]") {
+TEST_CASE("constant learning rate after the warmup, warmup steps do not round up", "[sched]") {
     const lr_schedule lr{lr_kind::constant, 0.1, 0.1, 0.001};
     CHECK(lr(0, 100) == Approx(0.1));
     CHECK(lr(9, 100) == 1.0);

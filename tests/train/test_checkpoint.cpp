@@ -73,7 +73,7 @@ TEST_CASE("a latest pointer to nothing is an io_error naming it", "[train][check
     CHECK_THROWS_WITH(latest_checkpoint(root.path()), Contains("does not name a checkpoint"));
 }
 
-TEST_CASE("writing the latest step again replaces it in one exchange; stale temporaries are swept", "[train][checkpoint]") {
+TEST_CASE("writing the latest step again replaces it in one exchange, stale temporaries are swept", "[train][checkpoint]") {
     const test::scratch_dir root("recur_test_checkpoint_again");
     write_checkpoint(root.path(), 10, {text_file("a.txt", "old"), text_file("only-old.txt", "x")});
     root.write(".tmp-latest.12345", "junk");  // what a writer killed mid-way leaves

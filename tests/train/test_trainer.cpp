@@ -315,7 +315,7 @@ TEST_CASE("with nonfinite skip, non-finite steps are skipped with a warning, and
     CHECK(model.core.blocks[0].mlp.down_proj.weight.to_host<float>()[1] == w[1]);
 }
 
-TEST_CASE("a run folder has one trainer at a time; the lock goes with it", "[train][lock]") {
+TEST_CASE("a run folder has one trainer at a time, the lock goes with it", "[train][lock]") {
     const test::scratch_dir dir("recur_test_trainer_lock");
     Recurrent<B> m1(tiny_config(), 1, 1, 1, zero_state(), 5), m2(tiny_config(), 1, 1, 1, zero_state(), 5);
     copy_task d1, d2;

@@ -24,6 +24,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -441,9 +442,10 @@ private:
                         "', which is not a file name inside the index's folder");
             if (!shard_index.count(shard)) {
                 const fs::path file = index.parent_path() / rel;
-                if (!fs::exists(file))
+                std::error_code ec;  // a name the file system refuses (too long, ...) is the index's error too
+                if (!fs::exists(file, ec))
                     io_fail("recur::safetensors_set: '", path_, "': shard '", shard, "' (holding tensor '", tensor,
-                            "') does not exist");
+                            "') ", ec ? "cannot be opened: " + ec.message() : std::string("does not exist"));
                 shard_index[shard] = shards_.size();
                 shards_.emplace_back(file);
             }

@@ -68,7 +68,7 @@ TEST_CASE("three AdamW steps equal torch's closed form per step", "[optim][adamw
     check_adamw_by_hand<cpu>(1e-6);
 }
 
-TEST_CASE("AdamW's defaults are METHOD.md's", "[optim][adamw]") {
+TEST_CASE("AdamW's defaults are those of docs/method.md section 7", "[optim][adamw]") {
     const adamw_options o;
     CHECK(o.beta1 == 0.9);
     CHECK(o.beta2 == 0.95);

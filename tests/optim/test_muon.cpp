@@ -39,7 +39,7 @@ matrix transposed(const matrix& a) {
     return t;
 }
 
-/// The quintic Newton-Schulz iteration of METHOD.md, step by step in double.
+/// The quintic Newton-Schulz iteration of docs/method.md section 7, step by step in double.
 matrix newton_schulz_by_hand(matrix x) {
     double norm = 0;
     for (const auto& row : x)

@@ -1,5 +1,6 @@
-// muon_adamw: METHOD.md's grouping on a real Recurrent model's names, ordered pattern overrides, a
-// Muon override of a 1-D parameter throwing, and a few steps lowering the loss of a tiny model.
+// muon_adamw: the grouping of docs/method.md section 7 on a real Recurrent model's names, ordered
+// pattern overrides, a Muon override of a 1-D parameter throwing, and a few steps lowering the loss
+// of a tiny model.
 // Not here: the update rules by hand (test_muon.cpp, test_adamw.cpp), state files (test_state.cpp).
 #include <catch2/catch.hpp>
 
@@ -16,7 +17,7 @@ using Catch::Contains;
 static_assert(Optimizer<adamw<reference>> && Optimizer<muon<reference>> && Optimizer<muon_adamw<reference>>);
 static_assert(Optimizer<adamw<cpu>> && Optimizer<muon<cpu>> && Optimizer<muon_adamw<cpu>>);
 
-TEST_CASE("muon_adamw groups a Recurrent model as METHOD.md says", "[optim][muon_adamw]") {
+TEST_CASE("muon_adamw groups a Recurrent model as docs/method.md section 7 says", "[optim][muon_adamw]") {
     auto m = test::tiny_model<reference>(1);
     const auto params = named_parameters<reference>(m);
     const muon_adamw<reference> opt(params);

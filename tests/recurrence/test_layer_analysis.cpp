@@ -214,7 +214,7 @@ TEST_CASE("suggest_split drops the block whose removal moves the core's input le
         // 10 flat layers, core 4, keep 8: p in [1, 3], all seams equal.
         check_split(suggest_split(additive_report(std::vector<double>(10, 0.1)), 4), {0, 1}, {4, 5, 6, 7}, {8, 9});
     }
-    SECTION("given sizes fix the split: the published splits of METHOD.md") {
+    SECTION("given sizes fix the split: the published splits of docs/method.md section 3") {
         const auto flat22 = additive_report(std::vector<double>(22, 0.1));
         const auto flat16 = additive_report(std::vector<double>(16, 0.1));
         check_split(suggest_split(flat22, 8, {.prelude = 4, .coda = 4}), range(0, 3), range(10, 17), range(18, 21));

@@ -14,7 +14,8 @@
 
 namespace recur {
 
-/// Hyperparameters of AdamW; the defaults are METHOD.md's (betas (0.9, 0.95), lr 5e-5, decay 1e-4).
+/// Hyperparameters of AdamW; the defaults are the published ones (docs/method.md section 7: betas
+/// (0.9, 0.95), lr 5e-5, decay 1e-4).
 struct adamw_options {
     double lr = 5e-5;
     double beta1 = 0.9;

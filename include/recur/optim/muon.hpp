@@ -1,4 +1,4 @@
-// Muon (METHOD.md section 3): Nesterov momentum orthogonalised by a quintic Newton-Schulz iteration,
+// Muon (docs/method.md section 7): Nesterov momentum orthogonalised by a quintic Newton-Schulz iteration,
 // for 2-D weight matrices, same-shaped ones orthogonalised together in batched GEMMs.
 // Not here: which parameters get Muon (muon_adamw.hpp) or other NS polynomials.
 #pragma once
@@ -79,7 +79,7 @@ Tensor<B> newton_schulz(const Tensor<B>& g, int steps = 5, matmul_precision prec
 
 /// How Muon scales the orthogonalised update of a (rows, cols) matrix.
 enum class muon_scale {
-    spectral,     ///< sqrt(max(1, rows / cols)) (METHOD.md's default)
+    spectral,     ///< sqrt(max(1, rows / cols)) (the default, docs/method.md section 7)
     match_adamw,  ///< 0.2 sqrt(max(rows, cols)): an update RMS like AdamW's, so AdamW's lr and decay carry over
 };
 
@@ -89,7 +89,8 @@ inline double muon_scale_factor(muon_scale rule, std::int64_t rows, std::int64_t
     return std::sqrt(std::max(1.0, static_cast<double>(rows) / static_cast<double>(cols)));
 }
 
-/// Hyperparameters of Muon; the defaults are METHOD.md's (lr 1e-3, momentum 0.95, decay 1e-4).
+/// Hyperparameters of Muon; the defaults are the published ones (docs/method.md section 7: lr 1e-3,
+/// momentum 0.95, decay 1e-4).
 struct muon_options {
     double lr = 1e-3;
     double momentum = 0.95;      ///< beta

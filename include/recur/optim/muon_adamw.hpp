@@ -1,5 +1,5 @@
 // Muon for the 2-D weights of the transformer blocks and the adapter, AdamW for everything else
-// (METHOD.md section 3), with name-pattern overrides. Not here: the update rules (muon.hpp, adamw.hpp).
+// (docs/method.md section 7), with name-pattern overrides. Not here: the update rules (muon.hpp, adamw.hpp).
 #pragma once
 
 #include <cstdint>
@@ -20,8 +20,8 @@ namespace recur {
 /// Which optimizer of a muon_adamw updates a parameter.
 enum class param_group { muon, adamw };
 
-/// METHOD.md's grouping: Muon for a 2-D parameter unless its name contains "embed_tokens" or
-/// "lm_head"; AdamW for embeddings, the LM head, norm weights and biases.
+/// The grouping of docs/method.md section 7: Muon for a 2-D parameter unless its name contains
+/// "embed_tokens" or "lm_head"; AdamW for embeddings, the LM head, norm weights and biases.
 inline param_group default_param_group(std::string_view name, int dims) {
     const bool table = name.find("embed_tokens") != std::string_view::npos || name.find("lm_head") != std::string_view::npos;
     return dims == 2 && !table ? param_group::muon : param_group::adamw;
@@ -34,8 +34,8 @@ struct group_rule {
     param_group group;
 };
 
-/// Options of both groups (METHOD.md: Muon lr 1e-3, AdamW lr 5e-5, weight decay 1e-4 for both)
-/// and the overrides, tried in order before default_param_group; the first match wins.
+/// Options of both groups (docs/method.md section 7: Muon lr 1e-3, AdamW lr 5e-5, weight decay
+/// 1e-4 for both) and the overrides, tried in order before default_param_group; the first match wins.
 struct muon_adamw_options {
     muon_options muon;
     adamw_options adamw;

@@ -1,4 +1,4 @@
-// Layer analysis for choosing a surgery split (METHOD.md section 2): per-layer BI, angular distance and relative
+// Layer analysis for choosing a surgery split (docs/method.md section 4): per-layer BI, angular distance and relative
 // change of a LlamaModel's hidden states on calibration windows, pairwise distances, suggest_split, JSON and a table.
 // Not here: the surgery (retrofit), checkpoint or token-file reading (io/). to_json needs nlohmann-json (recur::io).
 #pragma once
@@ -215,9 +215,10 @@ struct split_options {
 
 /// Suggests which layers of the analysed model go to prelude, core and coda.
 ///
-/// Shape (that of every split in METHOD.md): the prelude is the first p layers, the coda the last q,
-/// the core the `core_size` layers just before the coda, and the D = L - keep layers between prelude
-/// and core are dropped: prelude [0, p), dropped [p, c), core [c, c + core_size), coda [c + core_size, L).
+/// Shape (that of every published split, docs/method.md section 3): the prelude is the first p
+/// layers, the coda the last q, the core the `core_size` layers just before the coda, and the
+/// D = L - keep layers between prelude and core are dropped: prelude [0, p), dropped [p, c),
+/// core [c, c + core_size), coda [c + core_size, L).
 /// The coda keeps reading the core's output as it did in the source model; the one seam surgery
 /// opens is at the core's input, which becomes h_p where it was h_c.
 ///

@@ -83,7 +83,7 @@ struct recurrence_trace {
     std::vector<double> relative_change;  ///< ||s_i - s_{i-1}|| / ||s_i|| for i = 1..r
 };
 
-/// The depth-recurrent decoder of METHOD.md section 1, generic over the three stacks.
+/// The depth-recurrent decoder of docs/method.md section 1, generic over the three stacks.
 template <Backend B, class Prelude = Stack<LlamaBlock<B>>, class Core = Stack<LlamaBlock<B>>,
           class Coda = Stack<LlamaBlock<B>>>
     requires Block<Prelude, B> && Block<Core, B> && Block<Coda, B>

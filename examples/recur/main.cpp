@@ -68,9 +68,9 @@ int main(int argc, char** argv) {
     app.fallthrough();  // the options below may follow the subcommand: `recur train --precision bf16 ...`
     std::string precision = "f32";
     app.add_option("--precision", precision,
-                   "matmul operands of every command: f32, or bf16 (rounded to bfloat16, f32 accumulation; AMX or "
-                   "avx512_bf16 where the CPU has them)")
-        ->check(CLI::IsMember({"f32", "bf16"}))
+                   "matmul operands of every command: f32, bf16 (rounded to bfloat16, f32 accumulation; AMX or "
+                   "avx512_bf16 where the CPU has them) or tf32 (TensorFloat-32; cuda only, the cpu backend refuses it)")
+        ->check(CLI::IsMember({"f32", "bf16", "tf32"}))
         ->capture_default_str();
     return run_reporting([&] {
         const std::vector<recur_cli::command> commands{recur_cli::add_bench(app), recur_cli::add_tokenize(app),

@@ -3,6 +3,9 @@
 // Not here: gradient correctness itself (test_gradcheck.cpp proves the reference right).
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include <recur/backends/cpu.hpp>
 #include <recur/backends/reference.hpp>
 
@@ -79,10 +82,35 @@ TEST_CASE("under matmul_precision::bf16 the cpu GEMMs match the reference's bf16
 TEST_CASE("matmul precision names parse, and a bad one is named", "[bf16]") {
     CHECK(parse_matmul_precision("f32") == matmul_precision::f32);
     CHECK(parse_matmul_precision("bf16") == matmul_precision::bf16);
-    CHECK_THROWS_WITH(parse_matmul_precision("fp8"), Catch::Contains("'fp8'") && Catch::Contains("f32 or bf16"));
+    CHECK(parse_matmul_precision("tf32") == matmul_precision::tf32);
+    CHECK(matmul_precision_name(matmul_precision::tf32) == "tf32");
+    CHECK_THROWS_WITH(parse_matmul_precision("fp8"), Catch::Contains("'fp8'") && Catch::Contains("f32, bf16 or tf32"));
     {
         const matmul_precision_scope scope(matmul_precision::bf16);
         CHECK(get_matmul_precision() == matmul_precision::bf16);
     }
     CHECK(get_matmul_precision() == matmul_precision::f32);
+}
+
+TEST_CASE("matmul_precision::tf32: the reference rounds operands to TensorFloat-32, the cpu backend refuses it", "[cpu][tf32]") {
+    CHECK(f32_round_to_tf32(1.0f) == 1.0f);
+    CHECK(f32_round_to_tf32(1.0f + 0x1p-11f) == 1.0f);               // a tie rounds to the even mantissa
+    CHECK(f32_round_to_tf32(1.0f + 0x1p-10f + 0x1p-11f) == 1.0f + 0x1p-9f);  // a tie rounds up to even
+    CHECK(f32_round_to_tf32(1.0f + 0x1p-11f + 0x1p-20f) == 1.0f + 0x1p-10f);
+    CHECK(f32_round_to_tf32(-3.0f) == -3.0f);
+    CHECK(std::isnan(f32_round_to_tf32(std::numeric_limits<float>::quiet_NaN())));
+    CHECK(std::isinf(f32_round_to_tf32(std::numeric_limits<float>::infinity())));
+    for (const auto& c : test::op_cases<reference, cpu>(33)) {
+        if (c.name.rfind("matmul", 0) != 0) continue;
+        DYNAMIC_SECTION(c.name) {
+            const auto exact = run_on<reference>(c, 7);
+            const matmul_precision_scope tf32(matmul_precision::tf32);
+            const auto rounded = run_on<reference>(c, 7);
+            // 10 mantissa bits: about 2^-11 relative error per operand against f32, far below bf16's 2^-8.
+            const double from_f32 = test::relative_error(rounded.out, exact.out);
+            CHECK(from_f32 > 1e-6);
+            CHECK(from_f32 < 3e-3);
+            CHECK_THROWS_WITH(run_on<cpu>(c, 7), Catch::Contains("tf32") && Catch::Contains("use f32 or bf16"));
+        }
+    }
 }

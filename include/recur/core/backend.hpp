@@ -1,10 +1,12 @@
 // The Backend concept: what a compile-time backend policy type provides (allocation and copies).
-// Not here: kernels. Each op declares its kernel as a class template that backends specialise.
+// Not here: kernels (contracts in recur/kernels/, one header per family; implementations in backends/).
 #pragma once
 
 #include <concepts>
 #include <cstddef>
 #include <string_view>
+
+#include <recur/kernels/contract.hpp>
 
 namespace recur {
 
@@ -23,10 +25,5 @@ concept Backend = requires(std::size_t n, void* dst, const void* src) {
     B::copy_to_host(dst, src, n);
     B::copy(dst, src, n);
 };
-
-/// Always false, but only once a template is instantiated: lets a primary kernel template fail
-/// with a readable static_assert when a backend has no specialisation.
-template <class...>
-inline constexpr bool no_kernel_for = false;
 
 }  // namespace recur

@@ -58,6 +58,14 @@ constexpr float bf16_to_f32(std::uint16_t h) {
     return std::bit_cast<float>(static_cast<std::uint32_t>(h) << 16);
 }
 
+/// x rounded to TensorFloat-32 (f32's 8 exponent bits, 10 mantissa bits) by round-to-nearest-even,
+/// NaN kept: what a TF32 tensor-core GEMM reads of an f32 operand.
+constexpr float f32_round_to_tf32(float x) {
+    const auto bits = std::bit_cast<std::uint32_t>(x);
+    if ((bits & 0x7fffffffu) >= 0x7f800000u) return x;
+    return std::bit_cast<float>((bits + 0xfffu + ((bits >> 13) & 1u)) & ~0x1fffu);
+}
+
 /// f32 -> IEEE binary16 with round-to-nearest-even, subnormals, overflow to infinity, NaN kept.
 constexpr std::uint16_t f32_to_f16(float x) {
     const auto bits = std::bit_cast<std::uint32_t>(x);

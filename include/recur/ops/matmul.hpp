@@ -1,5 +1,5 @@
 // matmul: batched matrix product with transposed views taken as-is (no copy); backward beside it.
-// Not here: the GEMM itself (a backend kernel) or the Linear layout (linear.hpp).
+// Not here: the GEMM itself (recur/kernels/gemm.hpp, a backend kernel) or the Linear layout (linear.hpp).
 #pragma once
 
 #include <cstdint>
@@ -7,38 +7,9 @@
 
 #include <recur/autograd/tape.hpp>
 #include <recur/core/tensor.hpp>
-#include <recur/ops/matmul_precision.hpp>
+#include <recur/kernels/gemm.hpp>
 
 namespace recur {
-
-/// Arguments of a strided batched GEMM: for each batch i,
-/// C_i = alpha * op(A_i) op(B_i) (+ C_i if accumulate), op(A) is (m, k), op(B) is (k, n), C row-major.
-/// Matrices are row-major with leading dimension ld; `trans` means the stored matrix is op(X)^T.
-/// A batch stride of 0 reuses one matrix for every batch (C's stride is never 0). Under
-/// matmul_precision::bf16 every element of A and B is rounded to bfloat16 before the products.
-template <class T>
-struct gemm_args {
-    std::int64_t batch = 1, m = 0, n = 0, k = 0;
-    const T* a = nullptr;
-    std::int64_t lda = 0, stride_a = 0;
-    bool trans_a = false;
-    const T* b = nullptr;
-    std::int64_t ldb = 0, stride_b = 0;
-    bool trans_b = false;
-    T* c = nullptr;
-    std::int64_t ldc = 0, stride_c = 0;
-    T alpha = 1;
-    bool accumulate = false;
-    matmul_precision precision = matmul_precision::f32;
-};
-
-namespace kernels {
-/// static void run(const gemm_args<typename B::scalar>&)
-template <class B>
-struct gemm {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'gemm' kernel (specialise recur::kernels::gemm<Backend>)");
-};
-}  // namespace kernels
 
 namespace detail {
 

@@ -1,5 +1,6 @@
 // The precision of GEMM operands, a process-wide setting like PyTorch's set_float32_matmul_precision:
-// f32, or bf16 (both operands rounded to bfloat16, products summed and stored in f32). Not here: GEMMs.
+// f32, tf32 (operands rounded to TensorFloat-32) or bf16 (operands rounded to bfloat16); products are
+// summed and stored in f32 in every case. Not here: GEMMs (recur/kernels/gemm.hpp).
 #pragma once
 
 #include <atomic>
@@ -17,6 +18,8 @@ namespace recur {
 enum class matmul_precision : std::uint8_t {
     f32,   ///< operands as they are (the default)
     bf16,  ///< operands rounded to bfloat16 (nearest even), f32 accumulation: AMX / avx512_bf16 on cpu
+    tf32,  ///< operands rounded to TensorFloat-32 (10 mantissa bits), f32 accumulation: cuda tensor cores;
+           ///< a backend without it (cpu) refuses it with recur::error rather than computing in f32
 };
 
 namespace detail {
@@ -49,16 +52,17 @@ private:
 };
 
 constexpr std::string_view matmul_precision_name(matmul_precision p) {
-    return p == matmul_precision::bf16 ? "bf16" : "f32";
+    return p == matmul_precision::bf16 ? "bf16" : p == matmul_precision::tf32 ? "tf32" : "f32";
 }
 
 inline std::ostream& operator<<(std::ostream& os, matmul_precision p) { return os << matmul_precision_name(p); }
 
-/// "f32" or "bf16"; anything else throws recur::error naming it.
+/// "f32", "bf16" or "tf32"; anything else throws recur::error naming it.
 inline matmul_precision parse_matmul_precision(std::string_view name) {
     if (name == "f32") return matmul_precision::f32;
     if (name == "bf16") return matmul_precision::bf16;
-    fail("recur: matmul precision '", name, "', expected f32 or bf16");
+    if (name == "tf32") return matmul_precision::tf32;
+    fail("recur: matmul precision '", name, "', expected f32, bf16 or tf32");
 }
 
 }  // namespace recur

@@ -16,7 +16,7 @@
 
 #include <recur/backends/cpu/core.hpp>
 #include <recur/core/dtype.hpp>
-#include <recur/ops/matmul.hpp>
+#include <recur/kernels/gemm.hpp>
 
 namespace recur::cpu_detail {
 
@@ -255,6 +255,9 @@ template <>
 struct gemm<cpu> {
     /// C_i = alpha op(A_i) op(B_i) (+ C_i) for each batch item, as documented on gemm_args.
     static void run(const gemm_args<float>& g) {
+        check(g.precision != matmul_precision::tf32,
+              "recur::cpu gemm: matmul precision tf32 has no CPU implementation (oneDNN has no TF32 matmul); use f32 or "
+              "bf16");
         if (g.batch <= 0 || g.m <= 0 || g.n <= 0) return;
         if (g.k <= 0) {  // an empty sum: C = 0, or C unchanged when accumulating
             if (g.accumulate) return;

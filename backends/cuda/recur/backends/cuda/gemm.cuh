@@ -1,5 +1,7 @@
-// kernels::gemm for cuda: one cublasSgemmStridedBatched call per gemm_args, through a cuBLAS handle
-// per thread. Not here: TF32 or reduced-precision math modes (cuBLAS's default full-f32 math is used).
+// kernels::gemm for cuda: one cublasGemmStridedBatchedEx call per gemm_args, through a cuBLAS handle
+// per thread, with the compute type of the precision asked for: CUBLAS_COMPUTE_32F (f32; the handle
+// keeps CUBLAS_DEFAULT_MATH, so no TF32), _FAST_TF32 (tf32) or _FAST_16BF (bf16 operands, f32
+// accumulation). Not here: cuBLASLt epilogues.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +10,7 @@
 #include <cublas_v2.h>
 
 #include <recur/backends/cuda.hpp>
+#include <recur/kernels/gemm.hpp>
 
 namespace recur::cuda_detail {
 
@@ -49,13 +52,17 @@ struct gemm<cuda> {
         using cuda_detail::cublas_int;
         if (g.batch == 0 || g.m == 0 || g.n == 0) return;
         const float beta = g.accumulate ? 1.0f : 0.0f;
+        const cublasComputeType_t compute = g.precision == matmul_precision::bf16   ? CUBLAS_COMPUTE_32F_FAST_16BF
+                                            : g.precision == matmul_precision::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                                                    : CUBLAS_COMPUTE_32F;
         cuda_detail::cublas_check(
-            cublasSgemmStridedBatched(cuda_detail::cublas_handle(), g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                      g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, cublas_int(g.n, "n"), cublas_int(g.m, "m"),
-                                      cublas_int(g.k, "k"), &g.alpha, g.b, cublas_int(g.ldb, "ldb"), g.stride_b, g.a,
-                                      cublas_int(g.lda, "lda"), g.stride_a, &beta, g.c, cublas_int(g.ldc, "ldc"),
-                                      g.stride_c, cublas_int(g.batch, "batch")),
-            "cublasSgemmStridedBatched");
+            cublasGemmStridedBatchedEx(cuda_detail::cublas_handle(), g.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                       g.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, cublas_int(g.n, "n"), cublas_int(g.m, "m"),
+                                       cublas_int(g.k, "k"), &g.alpha, g.b, CUDA_R_32F, cublas_int(g.ldb, "ldb"),
+                                       g.stride_b, g.a, CUDA_R_32F, cublas_int(g.lda, "lda"), g.stride_a, &beta, g.c,
+                                       CUDA_R_32F, cublas_int(g.ldc, "ldc"), g.stride_c, cublas_int(g.batch, "batch"),
+                                       compute, CUBLAS_GEMM_DEFAULT),
+            "cublasGemmStridedBatchedEx");
     }
 };
 

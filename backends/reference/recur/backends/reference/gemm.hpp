@@ -1,12 +1,12 @@
 // Reference GEMM: the triple loop, accumulating each dot product in double (operands rounded to
-// bf16 first under matmul_precision::bf16).
+// bf16 / tf32 first under matmul_precision::bf16 / tf32).
 // Not here: blocking, threads, or anything else that makes it fast.
 #pragma once
 
 #include <cstdint>
 
 #include <recur/core/dtype.hpp>
-#include <recur/ops/matmul.hpp>
+#include <recur/kernels/gemm.hpp>
 
 namespace recur {
 template <class T> struct basic_reference;
@@ -17,9 +17,13 @@ namespace recur::kernels {
 template <class T>
 struct gemm<basic_reference<T>> {
     static void run(const gemm_args<T>& g) {
-        const bool bf16 = g.precision == matmul_precision::bf16;
-        const auto operand = [bf16](T x) {
-            return bf16 ? static_cast<double>(bf16_to_f32(f32_to_bf16(static_cast<float>(x)))) : static_cast<double>(x);
+        const auto operand = [p = g.precision](T x) {
+            switch (p) {
+                case matmul_precision::bf16: return static_cast<double>(bf16_to_f32(f32_to_bf16(static_cast<float>(x))));
+                case matmul_precision::tf32: return static_cast<double>(f32_round_to_tf32(static_cast<float>(x)));
+                case matmul_precision::f32: break;
+            }
+            return static_cast<double>(x);
         };
         for (std::int64_t b = 0; b < g.batch; ++b) {
             const T* A = g.a + b * g.stride_a;

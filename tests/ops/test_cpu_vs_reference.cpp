@@ -114,3 +114,18 @@ TEST_CASE("matmul_precision::tf32: the reference rounds operands to TensorFloat-
         }
     }
 }
+
+namespace {
+struct backend_without_kernels {
+    using scalar = float;
+};
+}  // namespace
+
+TEST_CASE("has_kernel says which backend implements a kernel, without instantiating a missing one", "[kernels]") {
+    STATIC_REQUIRE(has_kernel<reference, kernels::gemm>);
+    STATIC_REQUIRE(has_kernel<reference64, kernels::rms_norm>);
+    STATIC_REQUIRE(has_kernel<cpu, kernels::gemm>);
+    STATIC_REQUIRE(has_kernel<cpu, kernels::rms_norm>);
+    STATIC_REQUIRE_FALSE(has_kernel<backend_without_kernels, kernels::gemm>);
+    STATIC_REQUIRE_FALSE(has_kernel<backend_without_kernels, kernels::rms_norm>);
+}

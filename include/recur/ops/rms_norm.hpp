@@ -6,18 +6,9 @@
 
 #include <recur/autograd/tape.hpp>
 #include <recur/core/tensor.hpp>
+#include <recur/kernels/rms_norm.hpp>
 
 namespace recur {
-
-namespace kernels {
-/// static void forward(T* y, T* rstd, const T* x, const T* w, int64 rows, int64 cols, T eps)
-/// static void backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const T* rstd, int64 rows, int64 cols)
-///   dx is written (skipped if null); dw is accumulated (+=, skipped if null).
-template <class B>
-struct rms_norm {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'rms_norm' kernel (specialise recur::kernels::rms_norm<Backend>)");
-};
-}  // namespace kernels
 
 template <Backend B>
 struct rms_norm_op {
@@ -27,9 +18,14 @@ struct rms_norm_op {
         using T = typename B::scalar;
         Tensor<B> dx = g.needs(0) ? Tensor<B>::empty(x.shape()) : Tensor<B>();
         T* dw = g.needs(1) ? g.buffer(1).template data<T>() : nullptr;
-        kernels::rms_norm<B>::backward(dx.defined() ? dx.template data<T>() : nullptr, dw, dy.template data<T>(),
-                                       x.template data<T>(), weight.template data<T>(), rstd.template data<T>(),
-                                       x.shape().rows(), x.size(-1));
+        kernels::rms_norm<B>::backward({.dx = dx.defined() ? dx.template data<T>() : nullptr,
+                                        .dw = dw,
+                                        .dy = dy.template data<T>(),
+                                        .x = x.template data<T>(),
+                                        .w = weight.template data<T>(),
+                                        .rstd = rstd.template data<T>(),
+                                        .rows = x.shape().rows(),
+                                        .cols = x.size(-1)});
         if (dx.defined()) g.accumulate(0, std::move(dx));
     }
 };
@@ -47,8 +43,13 @@ Tensor<B> rms_norm(const Tensor<B>& x, const Tensor<B>& weight, double eps) {
     Tensor<B> y = Tensor<B>::empty(x.shape());
     Tensor<B> rstd = Tensor<B>::empty({x.shape().rows()});
     if (y.numel() > 0)
-        kernels::rms_norm<B>::forward(y.template data<T>(), rstd.template data<T>(), xc.template data<T>(),
-                                      wc.template data<T>(), x.shape().rows(), x.size(-1), static_cast<T>(eps));
+        kernels::rms_norm<B>::forward({.y = y.template data<T>(),
+                                       .rstd = rstd.template data<T>(),
+                                       .x = xc.template data<T>(),
+                                       .w = wc.template data<T>(),
+                                       .rows = x.shape().rows(),
+                                       .cols = x.size(-1),
+                                       .eps = static_cast<T>(eps)});
     if (recording(xc, wc)) record(rms_norm_op<B>{xc, wc, rstd}, y, xc, wc);
     return y;
 }

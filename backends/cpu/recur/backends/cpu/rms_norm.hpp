@@ -6,14 +6,19 @@
 #include <cstdint>
 
 #include <recur/backends/cpu/core.hpp>
-#include <recur/ops/rms_norm.hpp>
+#include <recur/kernels/rms_norm.hpp>
 
 namespace recur::kernels {
 
 template <>
 struct rms_norm<cpu> {
-    static void forward(float* y, float* rstd, const float* x, const float* w, std::int64_t rows, std::int64_t cols,
-                        float eps) {
+    static void forward(const rms_norm_forward_args<float>& a) {
+        float* const y = a.y;
+        float* const rstd = a.rstd;
+        const float* const x = a.x;
+        const float* const w = a.w;
+        const std::int64_t rows = a.rows, cols = a.cols;
+        const float eps = a.eps;
         using namespace cpu_detail;
         using dbatch = xsimd::batch<double>;
         parallel_rows(rows, 3 * cols, [&](std::int64_t r0, std::int64_t r1) {
@@ -32,8 +37,11 @@ struct rms_norm<cpu> {
     }
 
     /// y = x s w with s = (mean(x^2) + eps)^-1/2: dx = s dy w - x s^3 mean(dy w x); dw += dy x s.
-    static void backward(float* dx, float* dw, const float* dy, const float* x, const float* w, const float* rstd,
-                         std::int64_t rows, std::int64_t cols) {
+    static void backward(const rms_norm_backward_args<float>& a) {
+        float* const dx = a.dx;
+        float* const dw = a.dw;
+        const float *const dy = a.dy, *const x = a.x, *const w = a.w, *const rstd = a.rstd;
+        const std::int64_t rows = a.rows, cols = a.cols;
         using namespace cpu_detail;
         // In double: the two terms of dx nearly cancel when the row is short (C = 1: exactly up to eps),
         // and the pass is bound by memory traffic, not arithmetic.

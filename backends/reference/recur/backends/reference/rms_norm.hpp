@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include <recur/ops/rms_norm.hpp>
+#include <recur/kernels/rms_norm.hpp>
 
 namespace recur {
 template <class T> struct basic_reference;
@@ -15,7 +15,8 @@ namespace recur::kernels {
 
 template <class T>
 struct rms_norm<basic_reference<T>> {
-    static void forward(T* y, T* rstd, const T* x, const T* w, std::int64_t rows, std::int64_t cols, T eps) {
+    static void forward(const rms_norm_forward_args<T>& a) {
+        const auto [y, rstd, x, w, rows, cols, eps] = a;
         for (std::int64_t r = 0; r < rows; ++r) {
             const T* xr = x + r * cols;
             double ss = 0;
@@ -26,8 +27,8 @@ struct rms_norm<basic_reference<T>> {
         }
     }
     // y = x s w with s = (mean(x^2) + eps)^-1/2: dx = s (dy w) - x s^3 mean(dy w x); dw += dy x s.
-    static void backward(T* dx, T* dw, const T* dy, const T* x, const T* w, const T* rstd, std::int64_t rows,
-                         std::int64_t cols) {
+    static void backward(const rms_norm_backward_args<T>& a) {
+        const auto [dx, dw, dy, x, w, rstd, rows, cols] = a;
         for (std::int64_t r = 0; r < rows; ++r) {
             const T* xr = x + r * cols;
             const T* dyr = dy + r * cols;

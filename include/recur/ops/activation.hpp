@@ -6,23 +6,9 @@
 
 #include <recur/autograd/tape.hpp>
 #include <recur/core/tensor.hpp>
+#include <recur/kernels/activation.hpp>
 
 namespace recur {
-
-namespace kernels {
-/// static void forward(T* y, const T* x, int64 n): y = x * sigmoid(x)
-/// static void backward(T* dx, const T* x, const T* dy, int64 n): dx = dy * s * (1 + x (1 - s)), s = sigmoid(x)
-template <class B>
-struct silu {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'silu' kernel (specialise recur::kernels::silu<Backend>)");
-};
-/// static void forward(T* y, const T* gate, const T* up, int64 n): y = silu(gate) * up
-/// static void backward(T* dgate, T* dup, const T* gate, const T* up, const T* dy, int64 n): both written
-template <class B>
-struct swiglu {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'swiglu' kernel (specialise recur::kernels::swiglu<Backend>)");
-};
-}  // namespace kernels
 
 template <Backend B>
 struct silu_op {
@@ -31,7 +17,8 @@ struct silu_op {
     void backward(Tensor<B> dy, grad_sink<B>& g) {
         using T = typename B::scalar;
         Tensor<B> dx = Tensor<B>::empty(x.shape());
-        kernels::silu<B>::backward(dx.template data<T>(), x.template data<T>(), dy.template data<T>(), x.numel());
+        kernels::silu<B>::backward(
+            {.dx = dx.template data<T>(), .x = x.template data<T>(), .dy = dy.template data<T>(), .n = x.numel()});
         g.accumulate(0, std::move(dx));
     }
 };
@@ -43,7 +30,7 @@ Tensor<B> silu(const Tensor<B>& x) {
     check(x.dtype() == Tensor<B>::compute_dtype, "recur::silu: dtype ", x.dtype(), ", expected ", Tensor<B>::compute_dtype);
     const Tensor<B> xc = x.contiguous();
     Tensor<B> y = Tensor<B>::empty(x.shape());
-    if (y.numel() > 0) kernels::silu<B>::forward(y.template data<T>(), xc.template data<T>(), y.numel());
+    if (y.numel() > 0) kernels::silu<B>::forward({.y = y.template data<T>(), .x = xc.template data<T>(), .n = y.numel()});
     if (recording(xc)) record(silu_op<B>{xc}, y, xc);
     return y;
 }
@@ -55,8 +42,12 @@ struct swiglu_op {
     void backward(Tensor<B> dy, grad_sink<B>& g) {
         using T = typename B::scalar;
         Tensor<B> dgate = Tensor<B>::empty(gate.shape()), dup = Tensor<B>::empty(up.shape());
-        kernels::swiglu<B>::backward(dgate.template data<T>(), dup.template data<T>(), gate.template data<T>(),
-                                     up.template data<T>(), dy.template data<T>(), gate.numel());
+        kernels::swiglu<B>::backward({.dgate = dgate.template data<T>(),
+                                      .dup = dup.template data<T>(),
+                                      .gate = gate.template data<T>(),
+                                      .up = up.template data<T>(),
+                                      .dy = dy.template data<T>(),
+                                      .n = gate.numel()});
         g.accumulate(0, std::move(dgate));
         g.accumulate(1, std::move(dup));
     }
@@ -72,7 +63,8 @@ Tensor<B> swiglu(const Tensor<B>& gate, const Tensor<B>& up) {
     const Tensor<B> gc = gate.contiguous(), uc = up.contiguous();
     Tensor<B> y = Tensor<B>::empty(gate.shape());
     if (y.numel() > 0)
-        kernels::swiglu<B>::forward(y.template data<T>(), gc.template data<T>(), uc.template data<T>(), y.numel());
+        kernels::swiglu<B>::forward(
+            {.y = y.template data<T>(), .gate = gc.template data<T>(), .up = uc.template data<T>(), .n = y.numel()});
     if (recording(gc, uc)) record(swiglu_op<B>{gc, uc}, y, gc, uc);
     return y;
 }

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include <recur/backends/cpu/core.hpp>
-#include <recur/ops/activation.hpp>
+#include <recur/kernels/activation.hpp>
 
 namespace recur::cpu_detail {
 
@@ -23,14 +23,20 @@ namespace recur::kernels {
 
 template <>
 struct silu<cpu> {
-    static void forward(float* y, const float* x, std::int64_t n) {
+    static void forward(const silu_forward_args<float>& a) {
+        float* const y = a.y;
+        const float* const x = a.x;
+        const std::int64_t n = a.n;
         using namespace cpu_detail;
         simd_map(n, exp_cost, [&]<class V>(std::int64_t i) {
             const V v = load<V>(x + i);
             write(y + i, v * sigmoid(v));
         });
     }
-    static void backward(float* dx, const float* x, const float* dy, std::int64_t n) {
+    static void backward(const silu_backward_args<float>& a) {
+        float* const dx = a.dx;
+        const float *const x = a.x, *const dy = a.dy;
+        const std::int64_t n = a.n;
         using namespace cpu_detail;
         simd_map(n, exp_cost, [&]<class V>(std::int64_t i) {
             const V v = load<V>(x + i), s = sigmoid(v);
@@ -41,14 +47,20 @@ struct silu<cpu> {
 
 template <>
 struct swiglu<cpu> {
-    static void forward(float* y, const float* gate, const float* up, std::int64_t n) {
+    static void forward(const swiglu_forward_args<float>& a) {
+        float* const y = a.y;
+        const float *const gate = a.gate, *const up = a.up;
+        const std::int64_t n = a.n;
         using namespace cpu_detail;
         simd_map(n, exp_cost, [&]<class V>(std::int64_t i) {
             const V g = load<V>(gate + i);
             write(y + i, g * sigmoid(g) * load<V>(up + i));
         });
     }
-    static void backward(float* dgate, float* dup, const float* gate, const float* up, const float* dy, std::int64_t n) {
+    static void backward(const swiglu_backward_args<float>& a) {
+        float *const dgate = a.dgate, *const dup = a.dup;
+        const float *const gate = a.gate, *const up = a.up, *const dy = a.dy;
+        const std::int64_t n = a.n;
         using namespace cpu_detail;
         simd_map(n, exp_cost, [&]<class V>(std::int64_t i) {
             const V g = load<V>(gate + i), s = sigmoid(g), d = load<V>(dy + i);

@@ -34,7 +34,7 @@ struct data_phase {
     std::vector<mixture_part> mixture;
 };
 
-/// Sources by name, and phases over them. METHOD 3's plan, "a healing phase on general text, then
+/// Sources by name, and phases over them. The plan of docs/method.md section 9, "a healing phase on general text, then
 /// task data (or a mix)", reads
 /// ```
 /// data_phases plan(seed);

@@ -19,7 +19,7 @@
 
 namespace recur {
 
-/// Documents packed into fixed windows (METHOD 3: "documents are packed into fixed windows separated
+/// Documents packed into fixed windows (docs/method.md section 9: "documents are packed into fixed windows separated
 /// by EOS").
 ///
 /// The input is a token stream in which every document starts with BOS (1), as `recur tokenize` and

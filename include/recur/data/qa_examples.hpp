@@ -18,7 +18,7 @@
 
 namespace recur {
 
-/// Question/answer examples, one per row (METHOD 3: "the loss covers answer tokens only").
+/// Question/answer examples, one per row (docs/method.md section 9: "the loss covers answer tokens only").
 ///
 /// Each non-blank line of the JSONL file is an object with string fields "question" and "answer"
 /// (GSM8K), or "prompt" and "completion". Its example is

@@ -1,4 +1,4 @@
-// Adaptive per-token compute: when a recurrent decoder may stop iterating a token (METHOD section 4),
+// Adaptive per-token compute: when a recurrent decoder may stop iterating a token (docs/method.md section 11),
 // judged from successive next-token distributions or latent states. Not here: the decoding loop (decoder.hpp).
 #pragma once
 

@@ -15,7 +15,7 @@
 
 namespace recur {
 
-/// How the core's recurrence iterations share cache slots (METHOD section 4).
+/// How the core's recurrence iterations share cache slots (docs/method.md section 11).
 enum class cache_sharing {
     full,      ///< one slot per iteration: memory grows with r
     compress,  ///< N slots; iteration i uses slot i mod N

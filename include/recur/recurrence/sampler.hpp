@@ -1,5 +1,5 @@
-// Recurrence iterations per micro-batch (METHOD 3): fixed split, Poisson-lognormal sampler, exact Poisson.
-// Not here: the curriculum over r_bar and s (sched/), or running the iterations (Recurrent).
+// Recurrence iterations per micro-batch (docs/method.md section 5): fixed split, Poisson-lognormal
+// sampler, exact Poisson. Not here: the curriculum over r_bar and s (sched/), or running the iterations (Recurrent).
 #pragma once
 
 #include <algorithm>
@@ -94,8 +94,8 @@ inline std::int64_t sample_poisson(double lambda, rng& gen) {
     return lambda < 30 ? detail::poisson_knuth(lambda, gen) : detail::poisson_ptrs(lambda, gen);
 }
 
-/// The fixed mode of METHOD section 3: n = max(r_bar - s, 0) without gradient, k = min(s, r_bar)
-/// with gradient. METHOD writes k = s; when r_bar < s we clamp k to r_bar (the curriculum's
+/// The fixed mode of docs/method.md section 5: n = max(r_bar - s, 0) without gradient, k = min(s, r_bar)
+/// with gradient. The method writes k = s; when r_bar < s we clamp k to r_bar (the curriculum's
 /// "if r_bar < s then s = r_bar") so that n + k = r_bar always holds.
 /// requires: r_bar >= 1, s >= 1; else recur::error naming the argument and its value.
 inline iteration_split fixed_split(std::int64_t r_bar, std::int64_t s) {
@@ -104,7 +104,7 @@ inline iteration_split fixed_split(std::int64_t r_bar, std::int64_t s) {
     return {std::max<std::int64_t>(r_bar - s, 0), std::min(s, r_bar)};
 }
 
-/// The randomised mode of METHOD section 3, as a seedable policy. Per call:
+/// The randomised mode of docs/method.md section 5, as a seedable policy. Per call:
 /// ```
 /// t = max(r_bar - s, 0);  mu = ln(t + s) - sigma^2 / 2
 /// lambda ~ LogNormal(mu, sigma);  p = Poisson(lambda) + 1
@@ -121,7 +121,7 @@ inline iteration_split fixed_split(std::int64_t r_bar, std::int64_t s) {
 ///
 /// Note on the mean: n + k = p always (p >= s: (p - s) + s; p < s: 0 + p), so the expected total
 /// is E[p] = E[lambda] + 1 = exp(mu + sigma^2/2) + 1 = t + s + 1 = max(r_bar, s) + 1. That is
-/// r_bar + 1 when s <= r_bar (the "+ 1" is METHOD's), and s + 1 when r_bar < s, so callers that
+/// r_bar + 1 when s <= r_bar (the "+ 1" is the method's), and s + 1 when r_bar < s, so callers that
 /// want mean r_bar + 1 at small r_bar clamp s to r_bar first, as the curriculum does.
 struct poisson_lognormal_sampler {
     double sigma = 0.5;      ///< log-space standard deviation of the rate

@@ -1,5 +1,6 @@
-// Training compute per token (METHOD section 3): 6 FLOPs per parameter per token for recorded
-// iterations, 2 for forward-only ones (and for inference forwards). Not here: attention's T^2 term (left out, as METHOD does).
+// Training compute per token (docs/method.md section 10): 6 FLOPs per parameter per token for recorded
+// iterations, 2 for forward-only ones (and for inference forwards). Not here: attention's T^2 term
+// (left out, as the method does).
 //
 // For a Recurrent model with n iterations without gradient and k with:
 //   FLOPs/token = 6 * (P_prelude + P_coda + P_head + k * (P_core + P_adapter)) + 2 * n * (P_core + P_adapter)

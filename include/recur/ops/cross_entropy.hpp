@@ -9,6 +9,7 @@
 
 #include <recur/autograd/tape.hpp>
 #include <recur/core/tensor.hpp>
+#include <recur/kernels/cross_entropy.hpp>
 #include <recur/ops/elementwise.hpp>
 #include <recur/ops/reduce.hpp>
 
@@ -16,18 +17,6 @@ namespace recur {
 
 /// Targets equal to this are skipped (loss 0, no gradient) unless another value is given.
 inline constexpr std::int32_t default_ignore_index = -100;
-
-namespace kernels {
-/// static void forward(T* loss, T* lse, const T* logits, const int32* targets, int64 n, int64 v, int32 ignore)
-///   loss[i] = lse[i] - logits[i, targets[i]] (0 where targets[i] == ignore)
-/// static void backward(T* dlogits, const T* dloss, const T* logits, const T* lse, const int32* targets,
-///                      int64 n, int64 v, int32 ignore)
-///   dlogits[i, :] = dloss[i] * (softmax(logits[i]) - onehot(targets[i])) (0 rows where ignored)
-template <class B>
-struct cross_entropy {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'cross_entropy' kernel (specialise recur::kernels::cross_entropy<Backend>)");
-};
-}  // namespace kernels
 
 template <Backend B>
 struct cross_entropy_op {
@@ -38,9 +27,14 @@ struct cross_entropy_op {
     void backward(Tensor<B> dloss, grad_sink<B>& g) {  // dloss (...) with N elements
         using T = typename B::scalar;
         Tensor<B> dlogits = Tensor<B>::empty(logits_shape);
-        kernels::cross_entropy<B>::backward(dlogits.template data<T>(), dloss.template data<T>(), logits.template data<T>(),
-                                            lse.template data<T>(), targets.template data<std::int32_t>(),
-                                            logits.size(0), logits.size(1), ignore_index);
+        kernels::cross_entropy<B>::backward({.dlogits = dlogits.template data<T>(),
+                                             .dloss = dloss.template data<T>(),
+                                             .logits = logits.template data<T>(),
+                                             .lse = lse.template data<T>(),
+                                             .targets = targets.template data<std::int32_t>(),
+                                             .n = logits.size(0),
+                                             .v = logits.size(1),
+                                             .ignore = ignore_index});
         g.accumulate(0, std::move(dlogits));
     }
 };
@@ -80,8 +74,13 @@ Tensor<B> cross_entropy_checked(const Tensor<B>& logits, const Tensor<B>& target
     Tensor<B> loss = Tensor<B>::empty(targets.shape());
     Tensor<B> lse = Tensor<B>::empty({n});
     if (n > 0)
-        kernels::cross_entropy<B>::forward(loss.template data<T>(), lse.template data<T>(), lc.template data<T>(),
-                                           tc.template data<std::int32_t>(), n, vocab, ignore_index);
+        kernels::cross_entropy<B>::forward({.loss = loss.template data<T>(),
+                                            .lse = lse.template data<T>(),
+                                            .logits = lc.template data<T>(),
+                                            .targets = tc.template data<std::int32_t>(),
+                                            .n = n,
+                                            .v = vocab,
+                                            .ignore = ignore_index});
     if (recording(lg)) record(cross_entropy_op<B>{lc.detach(), tc, lse, lg.shape(), ignore_index}, loss, lg);
     return loss;
 }

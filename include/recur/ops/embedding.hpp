@@ -8,18 +8,9 @@
 
 #include <recur/autograd/tape.hpp>
 #include <recur/core/tensor.hpp>
+#include <recur/kernels/embedding.hpp>
 
 namespace recur {
-
-namespace kernels {
-/// static void forward(T* out, const int32* ids, const T* table, int64 n, int64 c): out[i, :] = table[ids[i], :]
-/// static void backward(T* dtable, const int32* ids, const T* dout, int64 n, int64 c): dtable[ids[i], :] += dout[i, :]
-/// Ids are validated (0 <= id < V) before a kernel runs.
-template <class B>
-struct embedding {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'embedding' kernel (specialise recur::kernels::embedding<Backend>)");
-};
-}  // namespace kernels
 
 template <Backend B>
 struct embedding_op {
@@ -28,8 +19,11 @@ struct embedding_op {
     void backward(Tensor<B> dy, grad_sink<B>& g) {  // dy (..., C)
         using T = typename B::scalar;
         if (!g.needs(1)) return;
-        kernels::embedding<B>::backward(g.buffer(1).template data<T>(), ids.template data<std::int32_t>(),
-                                        dy.template data<T>(), ids.numel(), dy.size(-1));
+        kernels::embedding<B>::backward({.dtable = g.buffer(1).template data<T>(),
+                                         .ids = ids.template data<std::int32_t>(),
+                                         .dout = dy.template data<T>(),
+                                         .n = ids.numel(),
+                                         .c = dy.size(-1)});
     }
 };
 
@@ -52,8 +46,11 @@ Tensor<B> embedding(const Tensor<B>& ids, const Tensor<B>& table) {
     dims.push_back(table.size(1));
     Tensor<B> y = Tensor<B>::empty(Shape(std::span<const std::int64_t>(dims)));
     if (y.numel() > 0)
-        kernels::embedding<B>::forward(y.template data<T>(), ic.template data<std::int32_t>(), tc.template data<T>(),
-                                       ic.numel(), table.size(1));
+        kernels::embedding<B>::forward({.out = y.template data<T>(),
+                                        .ids = ic.template data<std::int32_t>(),
+                                        .table = tc.template data<T>(),
+                                        .n = ic.numel(),
+                                        .c = table.size(1)});
     if (recording(tc)) record(embedding_op<B>{ic}, y, Tensor<B>(), tc);
     return y;
 }

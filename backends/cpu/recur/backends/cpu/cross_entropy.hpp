@@ -8,14 +8,18 @@
 #include <limits>
 
 #include <recur/backends/cpu/core.hpp>
-#include <recur/ops/cross_entropy.hpp>
+#include <recur/kernels/cross_entropy.hpp>
 
 namespace recur::kernels {
 
 template <>
 struct cross_entropy<cpu> {
-    static void forward(float* loss, float* lse, const float* logits, const std::int32_t* targets, std::int64_t n,
-                        std::int64_t v, std::int32_t ignore) {
+    static void forward(const cross_entropy_forward_args<float>& a) {
+        float *const loss = a.loss, *const lse = a.lse;
+        const float* const logits = a.logits;
+        const std::int32_t* const targets = a.targets;
+        const std::int64_t n = a.n, v = a.v;
+        const std::int32_t ignore = a.ignore;
         using namespace cpu_detail;
         parallel_rows(n, 8 * v, [&](std::int64_t r0, std::int64_t r1) {
             for (std::int64_t i = r0; i < r1; ++i) {
@@ -32,8 +36,12 @@ struct cross_entropy<cpu> {
         });
     }
 
-    static void backward(float* dlogits, const float* dloss, const float* logits, const float* lse,
-                         const std::int32_t* targets, std::int64_t n, std::int64_t v, std::int32_t ignore) {
+    static void backward(const cross_entropy_backward_args<float>& a) {
+        float* const dlogits = a.dlogits;
+        const float *const dloss = a.dloss, *const logits = a.logits, *const lse = a.lse;
+        const std::int32_t* const targets = a.targets;
+        const std::int64_t n = a.n, v = a.v;
+        const std::int32_t ignore = a.ignore;
         using namespace cpu_detail;
         parallel_rows(n, 8 * v, [&](std::int64_t r0, std::int64_t r1) {
             for (std::int64_t i = r0; i < r1; ++i) {

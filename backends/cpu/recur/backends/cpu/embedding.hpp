@@ -6,20 +6,28 @@
 #include <cstring>
 
 #include <recur/backends/cpu/core.hpp>
-#include <recur/ops/embedding.hpp>
+#include <recur/kernels/embedding.hpp>
 
 namespace recur::kernels {
 
 template <>
 struct embedding<cpu> {
-    static void forward(float* out, const std::int32_t* ids, const float* table, std::int64_t n, std::int64_t c) {
+    static void forward(const embedding_forward_args<float>& a) {
+        float* const out = a.out;
+        const std::int32_t* const ids = a.ids;
+        const float* const table = a.table;
+        const std::int64_t n = a.n, c = a.c;
         cpu_detail::parallel_rows(n, c, [&](std::int64_t begin, std::int64_t end) {
             for (std::int64_t i = begin; i < end; ++i)
                 std::memcpy(out + i * c, table + static_cast<std::int64_t>(ids[i]) * c, static_cast<std::size_t>(c) * sizeof(float));
         });
     }
     /// dtable[ids[i], :] += dout[i, :]. Threads own column ranges, so duplicate ids add in order.
-    static void backward(float* dtable, const std::int32_t* ids, const float* dout, std::int64_t n, std::int64_t c) {
+    static void backward(const embedding_backward_args<float>& a) {
+        float* const dtable = a.dtable;
+        const std::int32_t* const ids = a.ids;
+        const float* const dout = a.dout;
+        const std::int64_t n = a.n, c = a.c;
         using namespace cpu_detail;
         parallel_ranges(c, n, [&](std::int64_t c0, std::int64_t c1) {
             for (std::int64_t i = 0; i < n; ++i) {

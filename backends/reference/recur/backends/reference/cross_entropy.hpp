@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include <recur/ops/cross_entropy.hpp>
+#include <recur/kernels/cross_entropy.hpp>
 
 namespace recur {
 template <class T> struct basic_reference;
@@ -16,8 +16,12 @@ namespace recur::kernels {
 
 template <class T>
 struct cross_entropy<basic_reference<T>> {
-    static void forward(T* loss, T* lse, const T* logits, const std::int32_t* targets, std::int64_t n, std::int64_t v,
-                        std::int32_t ignore) {
+    static void forward(const cross_entropy_forward_args<T>& a) {
+        T *const loss = a.loss, *const lse = a.lse;
+        const T* const logits = a.logits;
+        const std::int32_t* const targets = a.targets;
+        const std::int64_t n = a.n, v = a.v;
+        const std::int32_t ignore = a.ignore;
         for (std::int64_t i = 0; i < n; ++i) {
             const T* row = logits + i * v;
             const double mx = *std::max_element(row, row + v);
@@ -28,8 +32,12 @@ struct cross_entropy<basic_reference<T>> {
             loss[i] = targets[i] == ignore ? T(0) : static_cast<T>(l - row[targets[i]]);
         }
     }
-    static void backward(T* dlogits, const T* dloss, const T* logits, const T* lse, const std::int32_t* targets,
-                         std::int64_t n, std::int64_t v, std::int32_t ignore) {
+    static void backward(const cross_entropy_backward_args<T>& a) {
+        T* const dlogits = a.dlogits;
+        const T *const dloss = a.dloss, *const logits = a.logits, *const lse = a.lse;
+        const std::int32_t* const targets = a.targets;
+        const std::int64_t n = a.n, v = a.v;
+        const std::int32_t ignore = a.ignore;
         for (std::int64_t i = 0; i < n; ++i) {
             const bool skip = targets[i] == ignore;
             for (std::int64_t j = 0; j < v; ++j) {

@@ -11,14 +11,9 @@
 
 #include <recur/autograd/tape.hpp>
 #include <recur/core/tensor.hpp>
+#include <recur/kernels/rope.hpp>
 
 namespace recur {
-
-/// Which elements of a head form a rotated pair.
-enum class rope_layout {
-    half,         ///< Hugging Face: (i, i + D/2), "rotate_half"
-    interleaved,  ///< llama2.c / Meta: (2i, 2i + 1)
-};
 
 /// Llama-3 `rope_scaling` ({"rope_type": "llama3", ...}).
 struct llama3_rope_scaling {
@@ -89,17 +84,6 @@ struct rope_table {
     std::int64_t max_positions() const { return cos.defined() ? cos.size(0) : 0; }
 };
 
-namespace kernels {
-/// static void run(T* y, const T* x, const T* cos, const T* sin, int64 b, int64 t, int64 h, int64 d,
-///                 rope_layout layout, bool inverse)
-/// x, y (b, t, h, d) contiguous (y may alias x); cos/sin (t, d/2) rows for positions pos0..pos0+t-1.
-/// Pair (x1, x2) at angle a becomes (x1 cos a - x2 sin a, x2 cos a + x1 sin a); inverse uses -a.
-template <class B>
-struct rope {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'rope' kernel (specialise recur::kernels::rope<Backend>)");
-};
-}  // namespace kernels
-
 template <Backend B>
 struct rope_op {
     static constexpr std::string_view name = "rope";
@@ -108,8 +92,16 @@ struct rope_op {
     void backward(Tensor<B> dy, grad_sink<B>& g) {  // dy (B, T, H, D)
         using T = typename B::scalar;
         Tensor<B> dx = Tensor<B>::empty(dy.shape());
-        kernels::rope<B>::run(dx.template data<T>(), dy.template data<T>(), cos.template data<T>(), sin.template data<T>(),
-                              dy.size(0), dy.size(1), dy.size(2), dy.size(3), layout, true);
+        kernels::rope<B>::run({.y = dx.template data<T>(),
+                               .x = dy.template data<T>(),
+                               .cos = cos.template data<T>(),
+                               .sin = sin.template data<T>(),
+                               .b = dy.size(0),
+                               .t = dy.size(1),
+                               .h = dy.size(2),
+                               .d = dy.size(3),
+                               .layout = layout,
+                               .inverse = true});
         g.accumulate(0, std::move(dx));
     }
 };
@@ -127,8 +119,16 @@ Tensor<B> rope(const Tensor<B>& x, const rope_table<B>& table, std::int64_t pos0
     const Tensor<B> cos = table.cos.slice(0, pos0, x.size(1)), sin = table.sin.slice(0, pos0, x.size(1));
     Tensor<B> y = Tensor<B>::empty(x.shape());
     if (y.numel() > 0)
-        kernels::rope<B>::run(y.template data<T>(), xc.template data<T>(), cos.template data<T>(), sin.template data<T>(),
-                              x.size(0), x.size(1), x.size(2), x.size(3), table.config.layout, false);
+        kernels::rope<B>::run({.y = y.template data<T>(),
+                               .x = xc.template data<T>(),
+                               .cos = cos.template data<T>(),
+                               .sin = sin.template data<T>(),
+                               .b = x.size(0),
+                               .t = x.size(1),
+                               .h = x.size(2),
+                               .d = x.size(3),
+                               .layout = table.config.layout,
+                               .inverse = false});
     if (recording(xc)) record(rope_op<B>{cos, sin, table.config.layout}, y, xc);
     return y;
 }

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include <recur/backends/cpu/core.hpp>
-#include <recur/ops/rope.hpp>
+#include <recur/kernels/rope.hpp>
 
 namespace recur::cpu_detail {
 
@@ -22,8 +22,12 @@ template <>
 struct rope<cpu> {
     /// Pair (x1, x2) at angle a -> (x1 cos a - x2 sin a, x2 cos a + x1 sin a), a negated when inverse.
     /// y may alias x: every step reads its pairs before writing them.
-    static void run(float* y, const float* x, const float* cos, const float* sin, std::int64_t b, std::int64_t t,
-                    std::int64_t h, std::int64_t d, rope_layout layout, bool inverse) {
+    static void run(const rope_args<float>& a) {
+        float* const y = a.y;
+        const float *const x = a.x, *const cos = a.cos, *const sin = a.sin;
+        const std::int64_t b = a.b, t = a.t, h = a.h, d = a.d;
+        const rope_layout layout = a.layout;
+        const bool inverse = a.inverse;
         using namespace cpu_detail;
         const std::int64_t half = d / 2, rows = b * t * h;
         const float sign = inverse ? -1.0f : 1.0f;

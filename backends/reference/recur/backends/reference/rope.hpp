@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include <recur/ops/rope.hpp>
+#include <recur/kernels/rope.hpp>
 
 namespace recur {
 template <class T> struct basic_reference;
@@ -14,8 +14,12 @@ namespace recur::kernels {
 
 template <class T>
 struct rope<basic_reference<T>> {
-    static void run(T* y, const T* x, const T* cos, const T* sin, std::int64_t b, std::int64_t t, std::int64_t h,
-                    std::int64_t d, rope_layout layout, bool inverse) {
+    static void run(const rope_args<T>& a) {
+        T* const y = a.y;
+        const T *const x = a.x, *const cos = a.cos, *const sin = a.sin;
+        const std::int64_t b = a.b, t = a.t, h = a.h, d = a.d;
+        const rope_layout layout = a.layout;
+        const bool inverse = a.inverse;
         const std::int64_t half = d / 2;
         for (std::int64_t bi = 0; bi < b; ++bi)
             for (std::int64_t ti = 0; ti < t; ++ti)

@@ -7,30 +7,9 @@
 
 #include <recur/autograd/tape.hpp>
 #include <recur/core/tensor.hpp>
+#include <recur/kernels/elementwise.hpp>
 
 namespace recur {
-
-enum class binary_op { add, mul };
-
-namespace kernels {
-/// template <binary_op Op> static void run(T* out, const T* a, int64 n, const T* b, int64 nb):
-/// out[i] = a[i] op b[i % nb] for i < n (nb divides n; out may alias a).
-template <class B>
-struct binary {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'binary' kernel (specialise recur::kernels::binary<Backend>)");
-};
-/// static void run(T* out, const T* x, int64 n, T s): out[i] = s * x[i] (out may alias x).
-template <class B>
-struct scale {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'scale' kernel (specialise recur::kernels::scale<Backend>)");
-};
-/// static void run(T* out, const T* x, const T* y, int64 rows, int64 cols):
-/// out[j] += sum_i x[i, j] * (y ? y[i, j] : 1) for j < cols.
-template <class B>
-struct sum_rows {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'sum_rows' kernel (specialise recur::kernels::sum_rows<Backend>)");
-};
-}  // namespace kernels
 
 namespace detail {
 
@@ -69,12 +48,18 @@ struct binary_op_node {
                 g.accumulate(is, detail::raw_reshape(dy, small_shape));
             } else if (same) {  // d small = dy * big
                 Tensor<B> d = Tensor<B>::empty(small_shape);
-                kernels::binary<B>::template run<binary_op::mul>(d.template data<T>(), dy.template data<T>(), n,
-                                                                 big.template data<T>(), n);
+                kernels::binary<B>::template run<binary_op::mul>({.out = d.template data<T>(),
+                                                                  .a = dy.template data<T>(),
+                                                                  .n = n,
+                                                                  .b = big.template data<T>(),
+                                                                  .nb = n});
                 g.accumulate(is, std::move(d));
             } else {
-                kernels::sum_rows<B>::run(g.buffer(is).template data<T>(), dy.template data<T>(),
-                                          Op == binary_op::mul ? big.template data<T>() : nullptr, n / nb, nb);
+                kernels::sum_rows<B>::run({.out = g.buffer(is).template data<T>(),
+                                           .x = dy.template data<T>(),
+                                           .y = Op == binary_op::mul ? big.template data<T>() : nullptr,
+                                           .rows = n / nb,
+                                           .cols = nb});
             }
         }
         if (g.needs(ib)) {
@@ -82,8 +67,11 @@ struct binary_op_node {
                 g.accumulate(ib, std::move(dy));
             } else {  // d big = dy * small (broadcast)
                 Tensor<B> d = Tensor<B>::empty(dy.shape());
-                kernels::binary<B>::template run<binary_op::mul>(d.template data<T>(), dy.template data<T>(), n,
-                                                                 small.template data<T>(), nb);
+                kernels::binary<B>::template run<binary_op::mul>({.out = d.template data<T>(),
+                                                                  .a = dy.template data<T>(),
+                                                                  .n = n,
+                                                                  .b = small.template data<T>(),
+                                                                  .nb = nb});
                 g.accumulate(ib, std::move(d));
             }
         }
@@ -106,8 +94,11 @@ Tensor<B> binary(const char* op, const Tensor<B>& a, const Tensor<B>& b) {
     const Tensor<B> bc = big.contiguous(), sc = small.contiguous();
     Tensor<B> y = Tensor<B>::empty(big.shape());
     if (y.numel() > 0)
-        kernels::binary<B>::template run<Op>(y.template data<T>(), bc.template data<T>(), y.numel(), sc.template data<T>(),
-                                             sc.numel());
+        kernels::binary<B>::template run<Op>({.out = y.template data<T>(),
+                                              .a = bc.template data<T>(),
+                                              .n = y.numel(),
+                                              .b = sc.template data<T>(),
+                                              .nb = sc.numel()});
     if (recording(a, b)) {
         binary_op_node<B, Op> node{Op == binary_op::mul ? bc : Tensor<B>(), Op == binary_op::mul ? sc : Tensor<B>(),
                                    swapped, small.shape()};
@@ -138,7 +129,10 @@ struct scale_op {
     void backward(Tensor<B> dy, grad_sink<B>& g) {
         using T = typename B::scalar;
         Tensor<B> d = Tensor<B>::empty(dy.shape());
-        kernels::scale<B>::run(d.template data<T>(), dy.template data<T>(), dy.numel(), static_cast<T>(s));
+        kernels::scale<B>::run({.out = d.template data<T>(),
+                                .x = dy.template data<T>(),
+                                .n = dy.numel(),
+                                .s = static_cast<T>(s)});
         g.accumulate(0, std::move(d));
     }
 };
@@ -150,7 +144,10 @@ Tensor<B> scale(const Tensor<B>& x, double s) {
     detail::check_compute("scale", x, x);
     const Tensor<B> xc = x.contiguous();
     Tensor<B> y = Tensor<B>::empty(x.shape());
-    if (y.numel() > 0) kernels::scale<B>::run(y.template data<T>(), xc.template data<T>(), y.numel(), static_cast<T>(s));
+    if (y.numel() > 0) kernels::scale<B>::run({.out = y.template data<T>(),
+                                               .x = xc.template data<T>(),
+                                               .n = y.numel(),
+                                               .s = static_cast<T>(s)});
     if (recording(xc)) record(scale_op<B>{s}, y, xc);
     return y;
 }

@@ -29,7 +29,11 @@ struct linear_op {
         if (g.needs(1))  // dW += dy^T x
             detail::gemm<B>(*detail::as_mat(g.buffer(1)), dym.transposed(), *detail::as_mat(x), 1, true);
         if (g.needs(2))  // db += sum over rows of dy
-            kernels::sum_rows<B>::run(g.buffer(2).template data<T>(), dy.template data<T>(), nullptr, n, out);
+            kernels::sum_rows<B>::run({.out = g.buffer(2).template data<T>(),
+                                       .x = dy.template data<T>(),
+                                       .y = nullptr,
+                                       .rows = n,
+                                       .cols = out});
     }
 };
 
@@ -54,8 +58,11 @@ Tensor<B> linear(const Tensor<B>& x, const Tensor<B>& weight, const Tensor<B>& b
         if (in == 0) y.fill_(0.0);
         else detail::gemm<B>(ym, *detail::as_mat(detail::raw_reshape(xc, {n, in})), detail::as_mat(wc)->transposed(), 1, false);
         if (bc.defined())
-            kernels::binary<B>::template run<binary_op::add>(y.template data<T>(), y.template data<T>(), y.numel(),
-                                                             bc.template data<T>(), out);
+            kernels::binary<B>::template run<binary_op::add>({.out = y.template data<T>(),
+                                                              .a = y.template data<T>(),
+                                                              .n = y.numel(),
+                                                              .b = bc.template data<T>(),
+                                                              .nb = out});
     }
     if (recording(xc, wc, bc))
         record(linear_op<B>{detail::raw_reshape(xc, {n, in}).detach(), wc.detach(), x.shape()}, y, xc, wc, bc);

@@ -1,5 +1,5 @@
 // sum and mean of all elements to a one-element tensor, with backward.
-// Not here: reductions along a dimension used by broadcasting (kernels::sum_rows in elementwise.hpp).
+// Not here: reductions along a dimension used by broadcasting (kernels::sum_rows, recur/kernels/elementwise.hpp).
 #pragma once
 
 #include <recur/autograd/tape.hpp>
@@ -7,14 +7,6 @@
 #include <recur/ops/elementwise.hpp>
 
 namespace recur {
-
-namespace kernels {
-/// static void run(T* out, const T* x, int64 n): out[0] = sum_i x[i], accumulated in at least double.
-template <class B>
-struct sum_all {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'sum_all' kernel (specialise recur::kernels::sum_all<Backend>)");
-};
-}  // namespace kernels
 
 template <Backend B>
 struct sum_op {
@@ -32,7 +24,7 @@ Tensor<B> sum(const Tensor<B>& x) {
     detail::check_compute("sum", x, x);
     const Tensor<B> xc = x.contiguous();
     Tensor<B> y = Tensor<B>::empty({1});
-    kernels::sum_all<B>::run(y.template data<T>(), xc.template data<T>(), xc.numel());
+    kernels::sum_all<B>::run({.out = y.template data<T>(), .x = xc.template data<T>(), .n = xc.numel()});
     if (recording(xc)) record(sum_op<B>{xc.shape()}, y, xc);
     return y;
 }

@@ -48,7 +48,10 @@ double clip_grad_norm(const std::vector<named_parameter<B>>& params, double max_
     const auto factor = static_cast<T>(max_norm / (norm + 1e-6));
     for (const auto& p : params) {
         const Tensor<B>& g = p.tensor->grad();
-        if (g.defined()) kernels::scale<B>::run(g.template data<T>(), g.template data<T>(), g.numel(), factor);
+        if (g.defined()) kernels::scale<B>::run({.out = g.template data<T>(),
+                                                 .x = g.template data<T>(),
+                                                 .n = g.numel(),
+                                                 .s = factor});
     }
     return norm;
 }

@@ -56,8 +56,10 @@ Tensor<B> newton_schulz(const Tensor<B>& g, int steps = 5, matmul_precision prec
     if (tall) Tensor<B>::copy_into(x, src.transpose(), false);
     for (std::int64_t i = 0; i < items; ++i) {
         const T* from = (tall ? x : src).template data<T>() + i * per;
-        kernels::scale<B>::run(x.template data<T>() + i * per, from, per,
-                               static_cast<T>(1.0 / (std::sqrt(norms[static_cast<std::size_t>(i)]) + 1e-7)));
+        kernels::scale<B>::run({.out = x.template data<T>() + i * per,
+                                .x = from,
+                                .n = per,
+                                .s = static_cast<T>(1.0 / (std::sqrt(norms[static_cast<std::size_t>(i)]) + 1e-7))});
     }
     Shape gram_shape = x.shape();
     gram_shape[gram_shape.dim() - 1] = gram_shape[gram_shape.dim() - 2];

@@ -6,8 +6,7 @@
 #include <cstdint>
 
 #include <recur/backends/cpu/core.hpp>
-#include <recur/ops/elementwise.hpp>
-#include <recur/ops/reduce.hpp>
+#include <recur/kernels/elementwise.hpp>
 
 namespace recur::kernels {
 
@@ -15,7 +14,10 @@ template <>
 struct binary<cpu> {
     /// out[i] = a[i] op b[i % nb]; out may alias a.
     template <binary_op Op>
-    static void run(float* out, const float* a, std::int64_t n, const float* b, std::int64_t nb) {
+    static void run(const binary_args<float>& args) {
+        float* const out = args.out;
+        const float *const a = args.a, *const b = args.b;
+        const std::int64_t n = args.n, nb = args.nb;
         using namespace cpu_detail;
         const auto op = [](auto x, auto y) {
             if constexpr (Op == binary_op::add) return x + y;
@@ -40,7 +42,11 @@ struct binary<cpu> {
 
 template <>
 struct scale<cpu> {
-    static void run(float* out, const float* x, std::int64_t n, float s) {
+    static void run(const scale_args<float>& args) {
+        float* const out = args.out;
+        const float* const x = args.x;
+        const std::int64_t n = args.n;
+        const float s = args.s;
         using namespace cpu_detail;
         simd_map(n, 1, [&]<class V>(std::int64_t i) { write(out + i, V(s) * load<V>(x + i)); });
     }
@@ -49,7 +55,10 @@ struct scale<cpu> {
 template <>
 struct sum_rows<cpu> {
     /// out[j] += sum_i x[i, j] * (y ? y[i, j] : 1), accumulated in double.
-    static void run(float* out, const float* x, const float* y, std::int64_t rows, std::int64_t cols) {
+    static void run(const sum_rows_args<float>& args) {
+        float* const out = args.out;
+        const float *const x = args.x, *const y = args.y;
+        const std::int64_t rows = args.rows, cols = args.cols;
         using namespace cpu_detail;
         const auto columns = [&](auto term) {
             reduce_rows(out, rows, cols, cols, [&](std::int64_t r0, std::int64_t r1, double* acc) {
@@ -70,7 +79,10 @@ template <>
 struct sum_all<cpu> {
     /// out[0] = sum of x in double: fixed-size blocks summed in parallel, then added in order, so
     /// the result does not depend on the thread count.
-    static void run(float* out, const float* x, std::int64_t n) {
+    static void run(const sum_all_args<float>& args) {
+        float* const out = args.out;
+        const float* const x = args.x;
+        const std::int64_t n = args.n;
         using namespace cpu_detail;
         using dbatch = xsimd::batch<double>;
         constexpr std::int64_t dl = static_cast<std::int64_t>(dbatch::size), block = std::int64_t{1} << 14;

@@ -6,6 +6,7 @@
 
 #include <recur/backends/cuda.hpp>
 #include <recur/backends/cuda/core.cuh>
+#include <recur/kernels/elementwise.hpp>
 
 namespace recur::cuda_detail {
 
@@ -54,7 +55,10 @@ template <>
 struct binary<cuda> {
     using T = cuda::scalar;
     template <binary_op Op>
-    static void run(T* out, const T* a, std::int64_t n, const T* b, std::int64_t nb) {
+    static void run(const binary_args<T>& args) {
+        T* const out = args.out;
+        const T *const a = args.a, *const b = args.b;
+        const std::int64_t n = args.n, nb = args.nb;
         cuda_detail::launch(Op == binary_op::add ? "add" : "mul", n, cuda_detail::binary_fn<T, Op>{out, a, b, n, nb});
     }
 };
@@ -62,7 +66,11 @@ struct binary<cuda> {
 template <>
 struct scale<cuda> {
     using T = cuda::scalar;
-    static void run(T* out, const T* x, std::int64_t n, T s) {
+    static void run(const scale_args<T>& args) {
+        T* const out = args.out;
+        const T* const x = args.x;
+        const std::int64_t n = args.n;
+        const T s = args.s;
         cuda_detail::launch("scale", n, cuda_detail::scale_fn<T>{out, x, s});
     }
 };
@@ -70,7 +78,10 @@ struct scale<cuda> {
 template <>
 struct sum_rows<cuda> {
     using T = cuda::scalar;
-    static void run(T* out, const T* x, const T* y, std::int64_t rows, std::int64_t cols) {
+    static void run(const sum_rows_args<T>& args) {
+        T* const out = args.out;
+        const T *const x = args.x, *const y = args.y;
+        const std::int64_t rows = args.rows, cols = args.cols;
         cuda_detail::launch("sum_rows", cols, cuda_detail::sum_rows_fn<T>{out, x, y, rows, cols});
     }
 };

@@ -11,6 +11,7 @@
 
 #include <recur/sched/curriculum.hpp>
 #include <recur/sched/lr.hpp>
+#include <recur/train/config.hpp>  // the schedules' JSON
 
 using namespace recur;
 using Catch::Contains;

@@ -363,3 +363,20 @@ TEST_CASE("train_config JSON names unknown keys and wrong types", "[train][confi
     CHECK_THROWS_WITH(train_config_from_json({{"nonfinite", "ignore"}}), Contains("'nonfinite'") && Contains("ignore"));
     CHECK_THROWS_WITH(train_config_from_json({{"curriculum", {{"r_maxx", 8}}}}), Contains("'r_maxx'"));
 }
+
+TEST_CASE("train_config's field table drives its JSON and its help text", "[train][config]") {
+    // Every key written is a key read, and the help lists each with its default.
+    const auto j = to_json(train_config{});
+    CHECK(j.size() == std::tuple_size_v<std::remove_const_t<decltype(train_config_fields)>>);
+    CHECK(to_json(train_config_from_json(j)) == j);
+    const std::string help = train_config_help();
+    for (const auto& [key, value] : j.items()) CHECK_THAT(help, Contains("  " + key + " ("));
+    CHECK_THAT(help, Contains("steps (integer, default 1000)"));
+    CHECK_THAT(help, Contains("split (\"poisson_lognormal\" | \"fixed\", default \"poisson_lognormal\")"));
+    CHECK_THAT(help, Contains("\n    r_max (integer, default 4)"));
+    CHECK_THAT(help, Contains("\n    s_max (integer, default 8)"));
+    CHECK_THAT(help, Contains("\n    min_ratio (number, default 0.001)"));
+    CHECK_THROWS_WITH(train_config_from_json({{"keep_checkpoints", -1}}),
+                      Contains("train: recur::train_config: 'keep_checkpoints' must be >= 0, got -1"));
+    CHECK_THROWS_WITH(train_config_from_json({{"steps", 2.5}}), Contains("'steps' must be an integer"));
+}

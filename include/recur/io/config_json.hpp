@@ -6,12 +6,12 @@
 
 #include <cstdint>
 #include <fstream>
-#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include <recur/core/error.hpp>
+#include <recur/io/json_fields.hpp>
 #include <recur/nn/config.hpp>
 
 namespace recur {
@@ -44,39 +44,6 @@ inline nlohmann::json to_json(const model_config& c) {
     }
     return j;
 }
-
-namespace detail {
-
-/// Reads j[key] as T if present, naming the key (and `where`) on a type error.
-template <class T>
-void read_key(const nlohmann::json& j, const char* key, T& out, const std::string& where) {
-    const auto it = j.find(key);
-    if (it == j.end()) return;
-    try {
-        out = it->get<T>();
-    } catch (const nlohmann::json::exception&) {
-        fail("recur: ", where, "key '", key, "' has the wrong type (", it->type_name(), ")");
-    }
-}
-
-template <class E>
-E read_enum(const nlohmann::json& j, const char* key, E current, std::initializer_list<std::pair<const char*, E>> names,
-            const std::string& where) {
-    std::string v;
-    read_key(j, key, v, where);
-    if (v.empty()) return current;
-    for (const auto& [n, e] : names)
-        if (v == n) return e;
-    fail("recur: ", where, "key '", key, "' has the unknown value '", v, "'");
-}
-
-inline void reject_unknown(const nlohmann::json& j, const std::set<std::string>& known, const std::string& where) {
-    check(j.is_object(), "recur: ", where, "expected a JSON object, got ", j.type_name());
-    for (const auto& [k, v] : j.items())
-        check(known.count(k) == 1, "recur: ", where, "unknown key '", k, "'");
-}
-
-}  // namespace detail
 
 /// Parses a model_config; missing keys keep their defaults; the result is validated.
 inline model_config model_config_from_json(const nlohmann::json& j, const std::string& where = "") {

@@ -27,12 +27,14 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include <recur/io/atomic_file.hpp>
 #include <recur/io/config_json.hpp>
+#include <recur/io/json_fields.hpp>
 #include <recur/io/json_text.hpp>
 #include <recur/io/safetensors.hpp>
 #include <recur/recurrence/recurrent.hpp>
@@ -98,53 +100,28 @@ inline constexpr std::pair<const char*, injection> injection_names[] = {{"concat
                                                                         {"additive", injection::additive}};
 inline constexpr std::pair<const char*, adapter_init> adapter_init_names[] = {{"random", adapter_init::random},
                                                                               {"passthrough", adapter_init::passthrough}};
-
-template <class E, std::size_t N>
-const char* enum_name(E e, const std::pair<const char*, E> (&names)[N]) {
-    for (const auto& [n, v] : names)
-        if (v == e) return n;
-    return "?";
-}
-template <class E, std::size_t N>
-E enum_from(const nlohmann::json& j, const char* key, E current, const std::pair<const char*, E> (&names)[N],
-            const std::string& at) {
-    std::string v;
-    read_key(j, key, v, at);
-    if (v.empty()) return current;
-    for (const auto& [n, e] : names)
-        if (v == n) return e;
-    std::string allowed;
-    for (const auto& [n, e] : names) allowed += std::string(allowed.empty() ? "" : ", ") + n;
-    fail("recur::recurrence_options: ", at, "key '", key, "' has the unknown value '", v, "' (one of: ", allowed, ")");
-}
 }  // namespace detail
 
-inline nlohmann::json to_json(const recurrence_options& o) {
-    return {{"state_init", detail::enum_name(o.init, detail::state_init_names)},
-            {"init_scale", o.init_scale},
-            {"injection", detail::enum_name(o.inject, detail::injection_names)},
-            {"adapter_init", detail::enum_name(o.adapter, detail::adapter_init_names)},
-            {"seed", o.seed},
-            {"mean_r", o.mean_r},
-            {"backprop_depth", o.backprop_depth}};
-}
+/// "recurrence": the keys of recurrence_options (the schema at the top of this file).
+inline constexpr auto recurrence_options_fields = std::tuple{
+    enum_field("state_init", &recurrence_options::init, detail::state_init_names, "initial recurrent state"),
+    field("init_scale", &recurrence_options::init_scale, "scale of the initial state, >= 0"),
+    enum_field("injection", &recurrence_options::inject, detail::injection_names, "how the prelude output enters each iteration"),
+    enum_field("adapter_init", &recurrence_options::adapter, detail::adapter_init_names, "initial concat adapter"),
+    field("seed", &recurrence_options::seed, "seeds the state noise together with the step"),
+    integer_field("mean_r", &recurrence_options::mean_r, 1, "default test-time r and the training target r_bar"),
+    integer_field("backprop_depth", &recurrence_options::backprop_depth, 1, "default s"),
+};
+
+inline nlohmann::json to_json(const recurrence_options& o) { return write_fields(o, recurrence_options_fields); }
 
 /// Reads recurrence options; missing keys keep their defaults; unknown keys and bad values throw.
 inline recurrence_options recurrence_options_from_json(const nlohmann::json& j, const std::string& where) {
     const std::string at = (where.empty() ? "" : where + ": ") + "recurrence: ";
-    detail::reject_unknown(j, {"state_init", "init_scale", "injection", "adapter_init", "seed", "mean_r", "backprop_depth"},
-                           at);
     recurrence_options o;
-    o.init = detail::enum_from(j, "state_init", o.init, detail::state_init_names, at);
-    o.inject = detail::enum_from(j, "injection", o.inject, detail::injection_names, at);
-    o.adapter = detail::enum_from(j, "adapter_init", o.adapter, detail::adapter_init_names, at);
-    detail::read_key(j, "init_scale", o.init_scale, at);
-    detail::read_key(j, "seed", o.seed, at);
-    detail::read_key(j, "mean_r", o.mean_r, at);
-    detail::read_key(j, "backprop_depth", o.backprop_depth, at);
+    read_fields(j, o, recurrence_options_fields, at, where);
     check(o.init_scale >= 0, "recur::recurrence_options: ", at, "init_scale must be >= 0, got ", o.init_scale);
-    check(o.mean_r >= 1, "recur::recurrence_options: ", at, "mean_r must be >= 1, got ", o.mean_r);
-    check(o.backprop_depth >= 1, "recur::recurrence_options: ", at, "backprop_depth must be >= 1, got ", o.backprop_depth);
+    check_minima(o, recurrence_options_fields, "recur::recurrence_options: " + at);
     return o;
 }
 

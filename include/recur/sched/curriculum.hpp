@@ -1,16 +1,12 @@
 // The curriculum over mean recurrence r_bar and backprop depth s (METHOD 3) as pure functions of the
-// optimizer step, in exact integer arithmetic; JSON with checked keys. Not here: sampling (n, k) (sampler.hpp).
+// optimizer step, in exact integer arithmetic. Not here: sampling (n, k) (sampler.hpp) or JSON (train/config.hpp).
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
-#include <string>
 #include <utility>
 
-#include <nlohmann/json.hpp>
-
 #include <recur/core/error.hpp>
-#include <recur/io/config_json.hpp>
 #include <recur/sched/steps.hpp>
 
 namespace recur {
@@ -78,24 +74,6 @@ inline std::int64_t ramp(ramp_kind kind, double warmup_fraction, std::int64_t st
     return std::max(start, static_cast<std::int64_t>(lo));
 }
 
-inline const char* ramp_kind_name(ramp_kind k) {
-    return k == ramp_kind::linear ? "linear" : k == ramp_kind::one_minus_sqrt ? "1-sqrt" : "constant";
-}
-
-inline ramp_kind read_ramp_kind(const nlohmann::json& j, ramp_kind current, const std::string& at) {
-    return read_enum(j, "kind", current,
-                     {{"linear", ramp_kind::linear}, {"1-sqrt", ramp_kind::one_minus_sqrt}, {"constant", ramp_kind::constant}},
-                     at);
-}
-
-/// Reads an integer key if present; a number with a fraction or a non-number throws naming the key.
-inline void read_integer_key(const nlohmann::json& j, const char* key, std::int64_t& out, const std::string& at) {
-    const auto it = j.find(key);
-    if (it == j.end()) return;
-    check(it->is_number_integer(), "recur: ", at, "key '", key, "' must be an integer, got ", it->dump());
-    read_key(j, key, out, at);
-}
-
 }  // namespace detail
 
 /// Mean recurrence r_bar per optimizer step: METHOD 3's curriculum,
@@ -144,48 +122,5 @@ struct backprop_schedule {
                                             "recur::backprop_schedule"));
     }
 };
-
-/// {"kind": "linear" | "1-sqrt" | "constant", "warmup_fraction", "start", "r_max"}.
-inline nlohmann::json to_json(const recurrence_curriculum& c) {
-    return {{"kind", detail::ramp_kind_name(c.kind)},
-            {"warmup_fraction", c.warmup_fraction},
-            {"start", c.start},
-            {"r_max", c.r_max}};
-}
-
-/// {"kind": "linear" | "1-sqrt" | "constant", "warmup_fraction", "start", "s_max"}.
-inline nlohmann::json to_json(const backprop_schedule& b) {
-    return {{"kind", detail::ramp_kind_name(b.kind)},
-            {"warmup_fraction", b.warmup_fraction},
-            {"start", b.start},
-            {"s_max", b.s_max}};
-}
-
-/// Reads a recurrence_curriculum; missing keys keep their defaults; unknown keys, wrong types,
-/// unknown kinds and invalid values throw recur::error naming the key (prefixed by `where`).
-inline recurrence_curriculum recurrence_curriculum_from_json(const nlohmann::json& j, const std::string& where = "") {
-    const std::string at = (where.empty() ? "" : where + ": ") + "recurrence_curriculum: ";
-    detail::reject_unknown(j, {"kind", "warmup_fraction", "start", "r_max"}, at);
-    recurrence_curriculum c;
-    c.kind = detail::read_ramp_kind(j, c.kind, at);
-    detail::read_key(j, "warmup_fraction", c.warmup_fraction, at);
-    detail::read_integer_key(j, "start", c.start, at);
-    detail::read_integer_key(j, "r_max", c.r_max, at);
-    c.validate();
-    return c;
-}
-
-/// Reads a backprop_schedule, as recurrence_curriculum_from_json does.
-inline backprop_schedule backprop_schedule_from_json(const nlohmann::json& j, const std::string& where = "") {
-    const std::string at = (where.empty() ? "" : where + ": ") + "backprop_schedule: ";
-    detail::reject_unknown(j, {"kind", "warmup_fraction", "start", "s_max"}, at);
-    backprop_schedule b;
-    b.kind = detail::read_ramp_kind(j, b.kind, at);
-    detail::read_key(j, "warmup_fraction", b.warmup_fraction, at);
-    detail::read_integer_key(j, "start", b.start, at);
-    detail::read_integer_key(j, "s_max", b.s_max, at);
-    b.validate();
-    return b;
-}
 
 }  // namespace recur

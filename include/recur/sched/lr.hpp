@@ -1,17 +1,13 @@
 // Learning-rate schedules as pure functions of the optimizer step: warmup-stable-decay (METHOD 3),
-// cosine and constant, each after a linear warmup; JSON with checked keys. Not here: the optimizers.
+// cosine and constant, each after a linear warmup. Not here: the optimizers or JSON (train/config.hpp).
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
-#include <string>
-
-#include <nlohmann/json.hpp>
 
 #include <recur/core/error.hpp>
-#include <recur/io/config_json.hpp>
 #include <recur/sched/steps.hpp>
 
 namespace recur {
@@ -76,31 +72,5 @@ private:
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + std::cos(std::numbers::pi * progress));
     }
 };
-
-/// {"kind": "wsd" | "cosine" | "constant", "warmup_fraction", "decay_fraction", "min_ratio"}.
-inline nlohmann::json to_json(const lr_schedule& s) {
-    const char* kind = s.kind == lr_kind::warmup_stable_decay ? "wsd" : s.kind == lr_kind::cosine ? "cosine" : "constant";
-    return {{"kind", kind},
-            {"warmup_fraction", s.warmup_fraction},
-            {"decay_fraction", s.decay_fraction},
-            {"min_ratio", s.min_ratio}};
-}
-
-/// Reads an lr_schedule; missing keys keep their defaults; unknown keys, wrong types, unknown kinds
-/// and invalid values throw recur::error naming the key (prefixed by `where` when given).
-inline lr_schedule lr_schedule_from_json(const nlohmann::json& j, const std::string& where = "") {
-    const std::string at = (where.empty() ? "" : where + ": ") + "lr_schedule: ";
-    detail::reject_unknown(j, {"kind", "warmup_fraction", "decay_fraction", "min_ratio"}, at);
-    lr_schedule s;
-    s.kind = detail::read_enum(j, "kind", s.kind,
-                               {{"wsd", lr_kind::warmup_stable_decay}, {"cosine", lr_kind::cosine},
-                                {"constant", lr_kind::constant}},
-                               at);
-    detail::read_key(j, "warmup_fraction", s.warmup_fraction, at);
-    detail::read_key(j, "decay_fraction", s.decay_fraction, at);
-    detail::read_key(j, "min_ratio", s.min_ratio, at);
-    s.validate();
-    return s;
-}
 
 }  // namespace recur

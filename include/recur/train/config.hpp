@@ -1,14 +1,18 @@
 // train_config: what a training run does step by step (sizes, schedules, recurrence sampling,
-// clipping, logging, checkpoints), with JSON whose unknown keys and wrong types name the key.
+// clipping, logging, checkpoints), and the field tables from which it and its schedules are read,
+// validated, written and documented (JSON layer: io/json_fields.hpp; types: sched/*.hpp, below).
 // Not here: the model, the data or the optimizer's own options (the trainer takes those built).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
-#include <recur/io/config_json.hpp>
+#include <recur/io/json_fields.hpp>
 #include <recur/recurrence/sampler.hpp>
 #include <recur/sched/curriculum.hpp>
 #include <recur/sched/lr.hpp>
@@ -27,10 +31,8 @@ enum class nonfinite_policy {
     skip,  ///< drop the step's gradients, count the step, warn; max_nonfinite in a row then stop
 };
 
-/// JSON keys (all optional; train_config_from_json): steps, batch, seq, micro_batches, clip,
-/// lr_schedule, curriculum, backprop, split ("poisson_lognormal" | "fixed"), sigma, seed, log_every,
-/// checkpoint_every, keep_checkpoints, nonfinite ("stop", the default, | "skip"), max_nonfinite
-/// (with "skip"), out_dir: each as the field of the same name below.
+/// JSON keys (all optional; train_config_from_json): those of train_config_fields below, each the
+/// field of the same name (train_config_help() lists them with kinds and defaults).
 struct train_config {
     std::int64_t steps = 1000;        ///< optimizer steps in the run (schedules are functions of it)
     std::int64_t batch = 8;           ///< rows per micro-batch
@@ -50,81 +52,160 @@ struct train_config {
     std::int64_t max_nonfinite = 5;     ///< with nonfinite skip: consecutive skipped steps before training stops with an error
     std::string out_dir;                ///< checkpoints and metrics.jsonl; empty: neither
 
-    /// Throws recur::error naming the first field out of range.
-    void validate() const {
-        auto at_least = [](const char* key, std::int64_t v, std::int64_t lo) {
-            check(v >= lo, "recur::train_config: '", key, "' must be >= ", lo, ", got ", v);
-        };
-        at_least("steps", steps, 1);
-        at_least("batch", batch, 1);
-        at_least("seq", seq, 1);
-        at_least("micro_batches", micro_batches, 1);
-        at_least("log_every", log_every, 1);
-        at_least("checkpoint_every", checkpoint_every, 0);
-        at_least("keep_checkpoints", keep_checkpoints, 0);
-        at_least("max_nonfinite", max_nonfinite, 1);
-        check(sigma > 0 && std::isfinite(sigma), "recur::train_config: 'sigma' must be positive, got ", sigma);
-        lr.validate();
-        curriculum.validate();
-        backprop.validate();
-    }
+    /// Throws recur::error naming the first field out of range (the minima of train_config_fields).
+    void validate() const;
 };
 
-inline nlohmann::json to_json(const train_config& c) {
-    return {{"steps", c.steps},
-            {"batch", c.batch},
-            {"seq", c.seq},
-            {"micro_batches", c.micro_batches},
-            {"clip", c.clip},
-            {"lr_schedule", to_json(c.lr)},
-            {"curriculum", to_json(c.curriculum)},
-            {"backprop", to_json(c.backprop)},
-            {"split", c.split == split_mode::fixed ? "fixed" : "poisson_lognormal"},
-            {"sigma", c.sigma},
-            {"seed", c.seed},
-            {"log_every", c.log_every},
-            {"checkpoint_every", c.checkpoint_every},
-            {"keep_checkpoints", c.keep_checkpoints},
-            {"nonfinite", c.nonfinite == nonfinite_policy::skip ? "skip" : "stop"},
-            {"max_nonfinite", c.max_nonfinite},
-            {"out_dir", c.out_dir}};
+// ---- field tables: the one list of keys of each section; parsing, validation, writing and help
+// ---- text below all read them.
+
+inline constexpr std::pair<const char*, ramp_kind> ramp_kind_names[] = {
+    {"linear", ramp_kind::linear}, {"1-sqrt", ramp_kind::one_minus_sqrt}, {"constant", ramp_kind::constant}};
+inline constexpr std::pair<const char*, lr_kind> lr_kind_names[] = {
+    {"wsd", lr_kind::warmup_stable_decay}, {"cosine", lr_kind::cosine}, {"constant", lr_kind::constant}};
+inline constexpr std::pair<const char*, split_mode> split_mode_names[] = {
+    {"poisson_lognormal", split_mode::poisson_lognormal}, {"fixed", split_mode::fixed}};
+inline constexpr std::pair<const char*, nonfinite_policy> nonfinite_policy_names[] = {
+    {"stop", nonfinite_policy::stop}, {"skip", nonfinite_policy::skip}};
+
+/// "lr_schedule": {"kind": "wsd" | "cosine" | "constant", "warmup_fraction", "decay_fraction", "min_ratio"}.
+inline constexpr auto lr_schedule_fields = std::tuple{
+    enum_field("kind", &lr_schedule::kind, lr_kind_names, "what follows the warmup"),
+    field("warmup_fraction", &lr_schedule::warmup_fraction, "fraction of the run spent warming up, in [0, 1]"),
+    field("decay_fraction", &lr_schedule::decay_fraction, "wsd only: fraction of the run spent decaying, in [0, 1]"),
+    field("min_ratio", &lr_schedule::min_ratio, "multiplier reached at the end of a decay, in [0, 1]"),
+};
+
+/// "curriculum": {"kind": "linear" | "1-sqrt" | "constant", "warmup_fraction", "start", "r_max"}.
+inline constexpr auto recurrence_curriculum_fields = std::tuple{
+    enum_field("kind", &recurrence_curriculum::kind, ramp_kind_names, "shape of the ramp of r_bar"),
+    field("warmup_fraction", &recurrence_curriculum::warmup_fraction, "fraction of the run spent ramping, in [0, 1]"),
+    field("start", &recurrence_curriculum::start, "smallest r_bar, >= 1"),
+    field("r_max", &recurrence_curriculum::r_max, "r_bar after the warmup, in [start, 2^31 - 1]"),
+};
+
+/// "backprop": {"kind": "linear" | "1-sqrt" | "constant", "warmup_fraction", "start", "s_max"}.
+inline constexpr auto backprop_schedule_fields = std::tuple{
+    enum_field("kind", &backprop_schedule::kind, ramp_kind_names, "shape of the ramp of s"),
+    field("warmup_fraction", &backprop_schedule::warmup_fraction, "fraction of the run spent ramping, in [0, 1]"),
+    field("start", &backprop_schedule::start, "smallest s, >= 1"),
+    field("s_max", &backprop_schedule::s_max, "s after the warmup (then min(s, r_bar)), in [start, 2^31 - 1]"),
+};
+
+namespace detail {
+
+/// Reads a section of type T from its table: missing keys keep T{}'s values; unknown keys, wrong
+/// types, unknown names and invalid values (T::validate) throw recur::error naming the key,
+/// prefixed by "`where`: `name`: ".
+template <class T, class... F>
+T read_section(const nlohmann::json& j, const std::string& where, const char* name, const std::tuple<F...>& fields) {
+    const std::string at = (where.empty() ? "" : where + ": ") + name + ": ";
+    T out;
+    read_fields(j, out, fields, at, where);
+    out.validate();
+    return out;
 }
+
+}  // namespace detail
+
+inline nlohmann::json to_json(const lr_schedule& s) { return write_fields(s, lr_schedule_fields); }
+inline nlohmann::json to_json(const recurrence_curriculum& c) { return write_fields(c, recurrence_curriculum_fields); }
+inline nlohmann::json to_json(const backprop_schedule& b) { return write_fields(b, backprop_schedule_fields); }
+
+/// Reads an lr_schedule; missing keys keep their defaults; unknown keys, wrong types, unknown kinds
+/// and invalid values throw recur::error naming the key (prefixed by `where` when given).
+inline lr_schedule lr_schedule_from_json(const nlohmann::json& j, const std::string& where = "") {
+    return detail::read_section<lr_schedule>(j, where, "lr_schedule", lr_schedule_fields);
+}
+
+/// Reads a recurrence_curriculum, as lr_schedule_from_json does.
+inline recurrence_curriculum recurrence_curriculum_from_json(const nlohmann::json& j, const std::string& where = "") {
+    return detail::read_section<recurrence_curriculum>(j, where, "recurrence_curriculum", recurrence_curriculum_fields);
+}
+
+/// Reads a backprop_schedule, as lr_schedule_from_json does.
+inline backprop_schedule backprop_schedule_from_json(const nlohmann::json& j, const std::string& where = "") {
+    return detail::read_section<backprop_schedule>(j, where, "backprop_schedule", backprop_schedule_fields);
+}
+
+namespace detail {
+inline lr_schedule read_lr_section(const nlohmann::json& j, const std::string& w) { return lr_schedule_from_json(j, w); }
+inline recurrence_curriculum read_curriculum_section(const nlohmann::json& j, const std::string& w) {
+    return recurrence_curriculum_from_json(j, w);
+}
+inline backprop_schedule read_backprop_section(const nlohmann::json& j, const std::string& w) {
+    return backprop_schedule_from_json(j, w);
+}
+inline nlohmann::json write_lr_section(const lr_schedule& s) { return to_json(s); }
+inline nlohmann::json write_curriculum_section(const recurrence_curriculum& c) { return to_json(c); }
+inline nlohmann::json write_backprop_section(const backprop_schedule& b) { return to_json(b); }
+}  // namespace detail
+
+/// "train": the keys of train_config, in the order validate() checks them.
+inline constexpr auto train_config_fields = std::tuple{
+    integer_field("steps", &train_config::steps, 1, "optimizer steps in the run (schedules are functions of it)"),
+    integer_field("batch", &train_config::batch, 1, "rows per micro-batch"),
+    integer_field("seq", &train_config::seq, 1, "tokens per row"),
+    integer_field("micro_batches", &train_config::micro_batches, 1, "micro-batches per optimizer step"),
+    field("clip", &train_config::clip, "global grad-norm clip (<= 0: none)"),
+    json_section<train_config, lr_schedule>{"lr_schedule", &train_config::lr,
+                                            "multiplier of the optimizer's base learning rates",
+                                            detail::read_lr_section, detail::write_lr_section},
+    json_section<train_config, recurrence_curriculum>{"curriculum", &train_config::curriculum, "r_bar per step",
+                                                      detail::read_curriculum_section, detail::write_curriculum_section},
+    json_section<train_config, backprop_schedule>{"backprop", &train_config::backprop, "s per step",
+                                                  detail::read_backprop_section, detail::write_backprop_section},
+    enum_field("split", &train_config::split, split_mode_names, "how each micro-batch's (n, k) is chosen"),
+    field("sigma", &train_config::sigma, "the sampler's log-normal sigma, > 0"),
+    field("seed", &train_config::seed, "seeds the (n, k) draws"),
+    integer_field("log_every", &train_config::log_every, 1, "steps between plain progress lines"),
+    integer_field("checkpoint_every", &train_config::checkpoint_every, 0, "steps between checkpoints (0: only at the end)"),
+    integer_field("keep_checkpoints", &train_config::keep_checkpoints, 0, "newest checkpoints kept (0: all)"),
+    enum_field("nonfinite", &train_config::nonfinite, nonfinite_policy_names,
+               "a non-finite loss or gradient stops the run, or skips the step"),
+    integer_field("max_nonfinite", &train_config::max_nonfinite, 1,
+                  "with nonfinite skip: consecutive skipped steps before training stops"),
+    field("out_dir", &train_config::out_dir, "checkpoints and metrics.jsonl; empty: neither"),
+};
+
+inline void train_config::validate() const {
+    check_minima(*this, train_config_fields, "recur::train_config: ");
+    check(sigma > 0 && std::isfinite(sigma), "recur::train_config: 'sigma' must be positive, got ", sigma);
+    lr.validate();
+    curriculum.validate();
+    backprop.validate();
+}
+
+inline nlohmann::json to_json(const train_config& c) { return write_fields(c, train_config_fields); }
 
 /// Reads a train_config; missing keys keep their defaults; unknown keys, wrong types and invalid
 /// values throw recur::error naming the key (prefixed by `where`).
 inline train_config train_config_from_json(const nlohmann::json& j, const std::string& where = "") {
     const std::string at = (where.empty() ? "" : where + ": ") + "train: ";
-    detail::reject_unknown(j,
-                           {"steps", "batch", "seq", "micro_batches", "clip", "lr_schedule", "curriculum", "backprop",
-                            "split", "sigma", "seed", "log_every", "checkpoint_every", "keep_checkpoints",
-                            "nonfinite", "max_nonfinite", "out_dir"},
-                           at);
     train_config c;
-    detail::read_integer_key(j, "steps", c.steps, at);
-    detail::read_integer_key(j, "batch", c.batch, at);
-    detail::read_integer_key(j, "seq", c.seq, at);
-    detail::read_integer_key(j, "micro_batches", c.micro_batches, at);
-    detail::read_key(j, "clip", c.clip, at);
-    if (j.contains("lr_schedule")) c.lr = lr_schedule_from_json(j["lr_schedule"], where);
-    if (j.contains("curriculum")) c.curriculum = recurrence_curriculum_from_json(j["curriculum"], where);
-    if (j.contains("backprop")) c.backprop = backprop_schedule_from_json(j["backprop"], where);
-    c.split = detail::read_enum(j, "split", c.split,
-                                {{"poisson_lognormal", split_mode::poisson_lognormal}, {"fixed", split_mode::fixed}}, at);
-    detail::read_key(j, "sigma", c.sigma, at);
-    detail::read_key(j, "seed", c.seed, at);
-    detail::read_integer_key(j, "log_every", c.log_every, at);
-    detail::read_integer_key(j, "checkpoint_every", c.checkpoint_every, at);
-    detail::read_integer_key(j, "keep_checkpoints", c.keep_checkpoints, at);
-    c.nonfinite = detail::read_enum(j, "nonfinite", c.nonfinite,
-                                    {{"stop", nonfinite_policy::stop}, {"skip", nonfinite_policy::skip}}, at);
-    detail::read_integer_key(j, "max_nonfinite", c.max_nonfinite, at);
-    detail::read_key(j, "out_dir", c.out_dir, at);
+    read_fields(j, c, train_config_fields, at, where);
     try {
         c.validate();
     } catch (const error& e) {
         fail(at, e.what());
     }
     return c;
+}
+
+/// The "train" section's keys with kinds, defaults and docs, one per line (schedules indented
+/// under their key), as `recur train --help` shows them.
+inline std::string train_config_help() {
+    std::string out = fields_help(train_config_fields, train_config{});
+    auto sub = [&](const char* key, const std::string& text) {
+        const std::string line = std::string("  ") + key + " (";
+        const auto at = out.find(line);
+        const auto end = out.find('\n', at) + 1;
+        out.insert(end, text);
+    };
+    sub("lr_schedule", fields_help(lr_schedule_fields, lr_schedule{}, "    "));
+    sub("curriculum", fields_help(recurrence_curriculum_fields, recurrence_curriculum{}, "    "));
+    sub("backprop", fields_help(backprop_schedule_fields, backprop_schedule{}, "    "));
+    return out;
 }
 
 }  // namespace recur

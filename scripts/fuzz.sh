@@ -27,6 +27,7 @@ for h in "${harnesses[@]}"; do
 done
 
 build=build/fuzz
+mkdir -p build
 cmake --preset fuzz > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
 cmake --build --preset fuzz -j "${RECUR_FUZZ_JOBS:-2}"
 

@@ -63,7 +63,8 @@ bench_model named_model(const std::string& name) {
             recur::fail("recur bench: '", name, "' is not valid JSON: ", e.what());
         }
         recur::check(j.is_object() && j.contains("model") && j.contains("layers") && j["layers"].is_array() &&
-                         j["layers"].size() == 3,
+                         j["layers"].size() == 3 &&
+                         std::all_of(j["layers"].begin(), j["layers"].end(), [](const auto& v) { return v.is_number_integer(); }),
                      "recur bench: '", name, "' must hold {\"model\": {...}, \"layers\": [P, R, C]}");
         m.config = recur::model_config_from_json(j["model"], name);
         m.prelude = j["layers"][0].get<std::int64_t>();

@@ -25,7 +25,8 @@ TEST_CASE("model_config survives a JSON round trip", "[io]") {
 
 TEST_CASE("bad model_config JSON names the key", "[io][errors]") {
     CHECK_THROWS_WITH(model_config_from_json(json{{"d_modle", 64}}), Contains("unknown key 'd_modle'"));
-    CHECK_THROWS_WITH(model_config_from_json(json{{"n_heads", "eight"}}), Contains("'n_heads'") && Contains("wrong type"));
+    CHECK_THROWS_WITH(model_config_from_json(json{{"n_heads", "eight"}}), Contains("'n_heads'") && Contains("must be an integer"));
+    CHECK_THROWS_WITH(model_config_from_json(json{{"d_model", 1e119}}), Contains("'d_model'") && Contains("must be an integer"));
     CHECK_THROWS_WITH(model_config_from_json(json{{"block", "mamba"}}), Contains("'block'") && Contains("'mamba'"));
     CHECK_THROWS_WITH(model_config_from_json(json{{"n_heads", 8}, {"n_kv_heads", 3}}), Contains("n_kv_heads 3"));
     CHECK_THROWS_WITH(model_config_from_json(json{{"rope_scaling", {{"factr", 8}}}}), Contains("rope_scaling") && Contains("'factr'"));

@@ -58,7 +58,12 @@ TEST_CASE("surgery specs and recurrence options round-trip through JSON and reje
                       Contains("increasing"));
     CHECK_THROWS_WITH(surgery_spec_from_json({{"prelude", {0}}, {"core", {1}}}, 4, ""), Contains("'coda'"));
     CHECK_THROWS_WITH(surgery_spec_from_json({{"prelude", {0}}, {"core", "1"}, {"coda", {2}}}, 4, ""),
-                      Contains("'core'") && Contains("wrong type"));
+                      Contains("'core'") && Contains("must be an array of integers"));
+    // a layer index that is a float (too large for an integer: found by fuzz_run_config) is named
+    CHECK_THROWS_WITH(surgery_spec_from_json({{"prelude", {0}}, {"core", {1e119}}, {"coda", {2}}}, 4, ""),
+                      Contains("'core'") && Contains("must be an array of integers"));
+    CHECK_THROWS_WITH(surgery_spec_from_json({{"prelude", {0.5}}, {"core", {1}}, {"coda", {2}}}, 4, ""),
+                      Contains("'prelude'") && Contains("must be an array of integers"));
     CHECK_THROWS_WITH(surgery_spec_from_json({{"prelude", {0}}, {"core", {1}}, {"coda", {2}}, {"extra", 1}}, 4, ""),
                       Contains("'extra'"));
 

@@ -3,6 +3,7 @@
 // Not here: any particular configuration's table (config_json.hpp, train/config.hpp) or its validation.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
@@ -12,6 +13,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,11 +23,26 @@ namespace recur {
 
 namespace detail {
 
-/// Reads j[key] as T if present, naming the key (and `where`) on a type error.
+template <class T>
+inline constexpr bool is_integer_v = std::is_integral_v<T> && !std::is_same_v<T, bool>;
+template <class T>
+inline constexpr bool is_integer_vector_v = false;
+template <class U, class A>
+inline constexpr bool is_integer_vector_v<std::vector<U, A>> = is_integer_v<U>;
+
+/// Reads j[key] as T if present, naming the key (and `where`) on a type error. Integers (and arrays
+/// of integers) must be JSON integers: nlohmann would convert 2.5 or 1e119 to an integer (the
+/// latter undefined behaviour), so a number with a fraction or an exponent is an error instead.
 template <class T>
 void read_key(const nlohmann::json& j, const char* key, T& out, const std::string& where) {
     const auto it = j.find(key);
     if (it == j.end()) return;
+    if constexpr (is_integer_v<T>) {
+        check(it->is_number_integer(), "recur: ", where, "key '", key, "' must be an integer, got ", it->dump());
+    } else if constexpr (is_integer_vector_v<T>) {
+        check(it->is_array() && std::all_of(it->begin(), it->end(), [](const auto& v) { return v.is_number_integer(); }),
+              "recur: ", where, "key '", key, "' must be an array of integers");
+    }
     try {
         out = it->get<T>();
     } catch (const nlohmann::json::exception&) {

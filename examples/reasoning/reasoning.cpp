@@ -109,8 +109,8 @@ recur::train_config train_plan(const settings& s, std::int64_t steps, bool recur
     if (recurrent) {
         c.curriculum.kind = recur::ramp_kind::one_minus_sqrt;
         c.curriculum.warmup_fraction = 0.75;
-        c.curriculum.r_max = s.r_max;
-        c.backprop.s_max = s.s_max;
+        c.curriculum.max = s.r_max;
+        c.backprop.max = s.s_max;
     }
     return c;
 }

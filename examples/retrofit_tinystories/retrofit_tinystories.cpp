@@ -205,7 +205,7 @@ std::pair<model_result, demo::curve> train(Model& m, const std::string& name, co
     recur::trainer<B, Model, recur::data_phases, recur::muon_adamw<B>> t(m, data, opt, config);
     demo::curve curve{name, {}};
     while (t.step_index() < config.steps) curve.add(t.step());
-    model_result res{name, recur::detail::is_recurrent_v<Model>};
+    model_result res{name, recur::RecurrentModel<Model>};
     res.training_flops = t.flops_spent();
     res.steps = t.step_index();
     res.tokens = t.tokens_seen();

@@ -34,6 +34,7 @@
 #include <recur/nn/config.hpp>
 #include <recur/nn/layers.hpp>
 #include <recur/nn/llama.hpp>
+#include <recur/nn/mlp.hpp>
 #include <recur/nn/module.hpp>
 
 #include <recur/recurrence/recurrent.hpp>

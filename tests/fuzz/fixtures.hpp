@@ -73,8 +73,8 @@ inline train_config tiny_train() {
     t.batch = 2;
     t.seq = 8;
     t.log_every = 1000;
-    t.curriculum.r_max = 2;
-    t.backprop.s_max = 2;
+    t.curriculum.max = 2;
+    t.backprop.max = 2;
     return t;
 }
 

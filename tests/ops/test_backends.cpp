@@ -1,6 +1,6 @@
-// The cpu backend against the reference backend on every op: outputs and gradients on random inputs
-// at odd sizes (1, 7, 33, 257), relative error < 1e-4.
-// Not here: gradient correctness itself (test_gradcheck.cpp proves the reference right).
+// The op table on every host backend: cpu against the reference on every case (op_check.hpp), the
+// kernels each backend lacks, has_kernel itself, and the GEMM precision names and TF32 rounding.
+// Not here: gradient correctness itself (test_gradcheck.cpp proves the reference right); cuda (tests/cuda).
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -9,74 +9,101 @@
 #include <recur/backends/cpu.hpp>
 #include <recur/backends/reference.hpp>
 
-#include "ops/op_cases.hpp"
-#include "support/bf16.hpp"
-#include "support/compare.hpp"
+#include "ops/op_check.hpp"
 
 using namespace recur;
 
 namespace {
-
-template <class B>
-struct run_result {
-    std::vector<double> out;
-    std::vector<std::vector<double>> grads;
-};
-
-template <class B>
-run_result<B> run_on(const test::op_case<reference, cpu>& c, std::uint64_t seed) {
-    rng gen(seed);
-    std::vector<Tensor<B>> in;
-    for (const auto& s : c.inputs) in.push_back(randn<B>(s, gen).set_requires_grad());
-    const Tensor<B> out = c.template run<B>(in);
-    const Tensor<B> r = randn<B>(out.shape(), gen);
-    backward(sum(mul(out, r)));
-    run_result<B> res{out.template to_host<double>(), {}};
-    for (auto& t : in) res.grads.push_back(t.grad().template to_host<double>());
-    return res;
+test::backend_profile cpu_profile() {
+    test::backend_profile p;
+    p.gemm = [](matmul_precision precision) {
+        if (precision == matmul_precision::tf32) return test::gemm_support::refuses;  // no TF32 on a CPU
+        return cpu_has_bf16_matmul() ? test::gemm_support::computes : test::gemm_support::lacks_hardware;
+    };
+    return p;
 }
-
 }  // namespace
 
-TEST_CASE("cpu backend matches the reference backend on every op", "[cpu]") {
+TEST_CASE("cpu matches the reference on every case of the op table, f32", "[cpu][op_table]") {
     const auto n = GENERATE(as<std::int64_t>{}, 1, 7, 33, 257);
-    for (const auto& c : test::op_cases<reference, cpu>(n)) {
-        DYNAMIC_SECTION(c.name << " n=" << n) {
-            const auto want = run_on<reference>(c, 99);
-            const auto got = run_on<cpu>(c, 99);
-            REQUIRE(got.out.size() == want.out.size());
-            CHECK(test::relative_error(got.out, want.out) < 1e-4);
-            for (std::size_t i = 0; i < want.grads.size(); ++i) {
-                INFO("gradient of input " << i);
-                REQUIRE(got.grads[i].size() == want.grads[i].size());
-                CHECK(test::relative_error(got.grads[i], want.grads[i]) < 1e-4);
-            }
-        }
+    test::check_op_table<cpu>(n, matmul_precision::f32, cpu_profile());
+}
+
+TEST_CASE("cpu matches the reference's bf16-rounded GEMMs on every GEMM case of the op table", "[cpu][op_table][bf16]") {
+    const auto n = GENERATE(as<std::int64_t>{}, 1, 7, 33, 257);
+    test::check_op_table<cpu>(n, matmul_precision::bf16, cpu_profile());
+}
+
+TEST_CASE("cpu refuses TF32 GEMMs by name on every GEMM case of the op table", "[cpu][op_table][tf32]") {
+    test::check_op_table<cpu>(33, matmul_precision::tf32, cpu_profile());
+}
+
+TEST_CASE("the kernels each backend lacks and the op cases it therefore cannot run", "[kernels][op_table]") {
+    for (const std::string& report : {test::coverage_report<cpu>(), test::coverage_report<reference64>()}) WARN(report);
+    CHECK(missing_kernels<reference>().empty());
+    CHECK(missing_kernels<reference64>().empty());
+    CHECK(missing_kernels<cpu>().empty());
+    // every case of the table runs on the host backends
+    for (const auto& c : test::op_cases<reference, cpu>(7)) {
+        INFO(c.name);
+        CHECK(c.runs_on<reference>());
+        CHECK(c.runs_on<cpu>());
     }
 }
 
-TEST_CASE("under matmul_precision::bf16 the cpu GEMMs match the reference's bf16-rounded products", "[cpu][bf16]") {
-    const auto n = GENERATE(as<std::int64_t>{}, 1, 7, 33, 257);
-    for (const auto& c : test::op_cases<reference, cpu>(n)) {
-        if (c.name.rfind("matmul", 0) != 0 && c.name.rfind("linear", 0) != 0) continue;
-        DYNAMIC_SECTION(c.name << " n=" << n) {
-            if (!test::cpu_runs_bf16("cpu bf16 GEMMs")) return;
-            const auto exact = run_on<cpu>(c, 99);
-            const matmul_precision_scope bf16(matmul_precision::bf16);
-            const auto got = run_on<cpu>(c, 99);
-            const auto want = run_on<reference>(c, 99);
-            REQUIRE(got.out.size() == want.out.size());
-            CHECK(test::relative_error(got.out, want.out) < 1e-5);
-            // The operands really were rounded: about 2^-9 relative error per operand against f32.
-            const double from_f32 = test::relative_error(got.out, exact.out);
-            CHECK(from_f32 > 1e-5);
-            CHECK(from_f32 < 2e-2);
-            for (std::size_t i = 0; i < want.grads.size(); ++i) {
-                INFO("gradient of input " << i);
-                CHECK(test::relative_error(got.grads[i], want.grads[i]) < 1e-5);
-            }
-        }
+namespace test_backends {
+/// A host backend with no kernels at all, and one with only the copy family (borrowed from the
+/// reference): what a new backend looks like on its first day.
+struct no_kernels : host_memory {
+    using scalar = float;
+    static constexpr std::string_view name = "no_kernels";
+};
+struct copies_only : host_memory {
+    using scalar = float;
+    static constexpr std::string_view name = "copies_only";
+};
+}  // namespace test_backends
+
+template <>
+struct recur::kernels::fill<test_backends::copies_only> : fill<reference> {};
+template <>
+struct recur::kernels::copy_strided<test_backends::copies_only> : copy_strided<reference> {};
+template <>
+struct recur::kernels::add_into<test_backends::copies_only> : add_into<reference> {};
+
+TEST_CASE("has_kernel says which backend implements a kernel, without instantiating a missing one", "[kernels]") {
+    using test_backends::copies_only;
+    using test_backends::no_kernels;
+    STATIC_REQUIRE(has_kernel<reference, kernels::gemm>);
+    STATIC_REQUIRE(has_kernel<reference64, kernels::rms_norm>);
+    STATIC_REQUIRE(has_kernel<cpu, kernels::gemm>);
+    STATIC_REQUIRE(has_kernel<cpu, kernels::rms_norm>);
+    STATIC_REQUIRE_FALSE(has_kernel<no_kernels, kernels::gemm>);
+    STATIC_REQUIRE_FALSE(has_kernel<no_kernels, kernels::rms_norm>);
+    STATIC_REQUIRE(has_kernel<copies_only, kernels::copy_strided>);
+    STATIC_REQUIRE_FALSE(has_kernel<copies_only, kernels::gemm>);
+    STATIC_REQUIRE(kernel_name<kernels::rms_norm> == "rms_norm");
+    CHECK(missing_kernels<no_kernels>().size() == kernel_inventory<no_kernels>().size());
+    CHECK(missing_kernels<copies_only>().size() + 3 == kernel_inventory<copies_only>().size());
+    CHECK(kernel_inventory<cpu>().size() >= 20);
+}
+
+TEST_CASE("a backend with only the copy kernels compiles against the whole table and runs its copy cases",
+          "[kernels][op_table]") {
+    using test_backends::copies_only;
+    using test_backends::no_kernels;
+    for (const auto& c : test::op_cases<reference, no_kernels>(3)) CHECK_FALSE(c.runs_on<no_kernels>());
+    std::size_t runs = 0;
+    for (const auto& c : test::op_cases<reference, copies_only>(5)) {
+        if (!c.runs_on<copies_only>()) continue;
+        ++runs;
+        INFO(c.name);
+        CHECK(c.kernels.empty());
+        for (const auto layout : {test::input_layout::contiguous, test::input_layout::strided})
+            test::check_same_result(test::run_case<copies_only>(c, layout, 5), test::run_case<reference>(c, layout, 5), 1e-12);
     }
+    CHECK(runs >= 6);  // views, slices, concat, dtype round trip
+    WARN(test::coverage_report<copies_only>());
 }
 
 TEST_CASE("matmul precision names parse, and a bad one is named", "[bf16]") {
@@ -92,40 +119,12 @@ TEST_CASE("matmul precision names parse, and a bad one is named", "[bf16]") {
     CHECK(get_matmul_precision() == matmul_precision::f32);
 }
 
-TEST_CASE("matmul_precision::tf32: the reference rounds operands to TensorFloat-32, the cpu backend refuses it", "[cpu][tf32]") {
+TEST_CASE("TensorFloat-32 rounding is to nearest even on 10 mantissa bits", "[tf32]") {
     CHECK(f32_round_to_tf32(1.0f) == 1.0f);
-    CHECK(f32_round_to_tf32(1.0f + 0x1p-11f) == 1.0f);               // a tie rounds to the even mantissa
+    CHECK(f32_round_to_tf32(1.0f + 0x1p-11f) == 1.0f);                       // a tie rounds to the even mantissa
     CHECK(f32_round_to_tf32(1.0f + 0x1p-10f + 0x1p-11f) == 1.0f + 0x1p-9f);  // a tie rounds up to even
     CHECK(f32_round_to_tf32(1.0f + 0x1p-11f + 0x1p-20f) == 1.0f + 0x1p-10f);
     CHECK(f32_round_to_tf32(-3.0f) == -3.0f);
     CHECK(std::isnan(f32_round_to_tf32(std::numeric_limits<float>::quiet_NaN())));
     CHECK(std::isinf(f32_round_to_tf32(std::numeric_limits<float>::infinity())));
-    for (const auto& c : test::op_cases<reference, cpu>(33)) {
-        if (c.name.rfind("matmul", 0) != 0) continue;
-        DYNAMIC_SECTION(c.name) {
-            const auto exact = run_on<reference>(c, 7);
-            const matmul_precision_scope tf32(matmul_precision::tf32);
-            const auto rounded = run_on<reference>(c, 7);
-            // 10 mantissa bits: about 2^-11 relative error per operand against f32, far below bf16's 2^-8.
-            const double from_f32 = test::relative_error(rounded.out, exact.out);
-            CHECK(from_f32 > 1e-6);
-            CHECK(from_f32 < 3e-3);
-            CHECK_THROWS_WITH(run_on<cpu>(c, 7), Catch::Contains("tf32") && Catch::Contains("use f32 or bf16"));
-        }
-    }
-}
-
-namespace {
-struct backend_without_kernels {
-    using scalar = float;
-};
-}  // namespace
-
-TEST_CASE("has_kernel says which backend implements a kernel, without instantiating a missing one", "[kernels]") {
-    STATIC_REQUIRE(has_kernel<reference, kernels::gemm>);
-    STATIC_REQUIRE(has_kernel<reference64, kernels::rms_norm>);
-    STATIC_REQUIRE(has_kernel<cpu, kernels::gemm>);
-    STATIC_REQUIRE(has_kernel<cpu, kernels::rms_norm>);
-    STATIC_REQUIRE_FALSE(has_kernel<backend_without_kernels, kernels::gemm>);
-    STATIC_REQUIRE_FALSE(has_kernel<backend_without_kernels, kernels::rms_norm>);
 }

@@ -1,13 +1,13 @@
-// Finite-difference gradient checks of every op in double precision on the reference backend.
-// Not here: backend comparisons (test_cpu_vs_reference.cpp) and error cases (test_errors.cpp).
+// Finite-difference gradient checks of every case of the op table in double precision on the
+// reference backend, with contiguous inputs and with strided views as inputs.
+// Not here: backend comparisons (test_backends.cpp) and error cases (test_errors.cpp).
 #include <catch2/catch.hpp>
 
 #include <cmath>
 
 #include <recur/backends/reference.hpp>
 
-#include "ops/op_cases.hpp"
-#include "support/compare.hpp"
+#include "ops/op_check.hpp"
 
 using namespace recur;
 using B = reference64;
@@ -15,32 +15,34 @@ using B = reference64;
 namespace {
 
 /// loss = sum(out * r) for a fixed random r, so every output element's gradient matters.
-double weighted_loss(const test::op_case<B>& c, std::vector<Tensor<B>>& in, const Tensor<B>& r) {
+double weighted_loss(const test::op_case<B>& c, const std::vector<Tensor<B>>& leaves, test::input_layout layout,
+                     const Tensor<B>& r) {
     no_grad guard;
-    return sum(mul(c.run(in), r)).item();
+    std::vector<Tensor<B>> views = test::input_views(leaves, c.inputs, layout);
+    return sum(mul(c.run(views), r)).item();
 }
 
-void check_gradients(const test::op_case<B>& c, std::int64_t n) {
+void check_gradients(const test::op_case<B>& c, std::int64_t n, test::input_layout layout) {
     rng gen(1234);
-    std::vector<Tensor<B>> in;
-    for (const auto& s : c.inputs) in.push_back(randn<B>(s, gen).set_requires_grad());
-    const Tensor<B> out = c.run(in);
+    const std::vector<Tensor<B>> leaves = test::make_leaves<B>(c.inputs, layout, gen, true);
+    std::vector<Tensor<B>> views = test::input_views(leaves, c.inputs, layout);
+    const Tensor<B> out = c.run(views);
     const Tensor<B> r = randn<B>(out.shape(), gen);
     backward(sum(mul(out, r)));
 
     const double h = 1e-5;
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        INFO("op " << c.name << ", input " << i << " of shape " << in[i].shape());
-        REQUIRE(in[i].grad().defined());
-        const std::vector<double> analytic = in[i].grad().to_host<double>();
+    for (std::size_t i = 0; i < leaves.size(); ++i) {
+        INFO("op " << c.name << ", input " << i << " of shape " << c.inputs[i] << ", " << test::layout_name(layout));
+        REQUIRE(leaves[i].grad().defined());
+        const std::vector<double> analytic = leaves[i].grad().to_host<double>();
         std::vector<double> numeric(analytic.size());
-        double* p = in[i].data<double>();
+        double* p = leaves[i].data<double>();
         for (std::size_t e = 0; e < numeric.size(); ++e) {
             const double x0 = p[e];
             p[e] = x0 + h;
-            const double up = weighted_loss(c, in, r);
+            const double up = weighted_loss(c, leaves, layout, r);
             p[e] = x0 - h;
-            const double down = weighted_loss(c, in, r);
+            const double down = weighted_loss(c, leaves, layout, r);
             p[e] = x0;
             numeric[e] = (up - down) / (2 * h);
         }
@@ -58,7 +60,12 @@ void check_gradients(const test::op_case<B>& c, std::int64_t n) {
 
 TEST_CASE("every op's backward matches central finite differences in double", "[gradcheck]") {
     const auto n = GENERATE(as<std::int64_t>{}, 1, 3, 5);
+    std::size_t checked = 0;
     for (const auto& c : test::op_cases<B>(n)) {
-        DYNAMIC_SECTION(c.name << " n=" << n) { check_gradients(c, n); }
+        if (!c.options.has_backward || !c.options.gradcheck) continue;
+        ++checked;
+        for (const auto layout : {test::input_layout::contiguous, test::input_layout::strided})
+            DYNAMIC_SECTION(c.name << " n=" << n << ' ' << test::layout_name(layout)) { check_gradients(c, n, layout); }
     }
+    CHECK(checked >= 35);
 }

@@ -1,4 +1,4 @@
-// The cpu optimizer kernels (sum_squares, adamw_update, muon_momentum) against the reference ones on
+// The cpu optimizer kernels (sum_squares, adamw_update, muon_momentum, muon_update) against the reference ones on
 // random inputs at odd sizes, threaded ones included, and a muon_adamw step of a model on both.
 // Not here: the update rules themselves (test_adamw.cpp, test_muon.cpp prove the reference right).
 #include <catch2/catch.hpp>
@@ -46,8 +46,8 @@ TEST_CASE("cpu optimizer kernels match the reference ones", "[optim][cpu]") {
             rng gen(1);
             const auto g = random_values(n, gen);
             double ref = 0, got = 0;
-            kernels::sum_squares<reference>::run(&ref, g.data(), n);
-            kernels::sum_squares<cpu>::run(&got, g.data(), n);
+            kernels::sum_squares<reference>::run({.out = &ref, .x = g.data(), .n = n});
+            kernels::sum_squares<cpu>::run({.out = &got, .x = g.data(), .n = n});
             CHECK(got == Approx(ref).epsilon(1e-13));
         }
         SECTION("adamw_update") {
@@ -56,12 +56,17 @@ TEST_CASE("cpu optimizer kernels match the reference ones", "[optim][cpu]") {
             c.step_size = 1e-3 / (1 - 0.9 * 0.9);
             c.inv_sqrt_bias2 = 1 / std::sqrt(1 - 0.95 * 0.95);
             compare(n, [&]<class B>(float* w, float* m, float* v, const float* g, std::int64_t count) {
-                kernels::adamw_update<B>::run(w, m, v, g, count, c);
+                kernels::adamw_update<B>::run({.w = w, .m = m, .v = v, .g = g, .n = count, .coefficients = c});
             });
         }
         SECTION("muon_momentum") {
             compare(n, []<class B>(float*, float* m, float* u, const float* g, std::int64_t count) {
-                kernels::muon_momentum<B>::run(m, u, g, count, 0.95f);
+                kernels::muon_momentum<B>::run({.m = m, .u = u, .g = g, .n = count, .beta = 0.95f});
+            });
+        }
+        SECTION("muon_update") {
+            compare(n, []<class B>(float* w, float*, float*, const float* x, std::int64_t count) {
+                kernels::muon_update<B>::run({.w = w, .x = x, .n = count, .decay = 0.9999f, .step = 0.02f});
             });
         }
     }

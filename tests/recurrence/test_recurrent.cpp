@@ -203,8 +203,10 @@ TEST_CASE("the cpu state noise kernel draws the reference's values, redraws beyo
         INFO("c = " << c);
         const std::int64_t batch = 3, t = 200, n = batch * t * c;
         std::vector<float> got(static_cast<std::size_t>(n)), want(got.size());
-        kernels::keyed_truncated_normal<cpu>::run(got.data(), batch, t, c, 12345, 7, 0.5);
-        kernels::keyed_truncated_normal<reference>::run(want.data(), batch, t, c, 12345, 7, 0.5);
+        kernels::keyed_truncated_normal<cpu>::run(
+            {.out = got.data(), .batch = batch, .t = t, .c = c, .base = 12345, .pos0 = 7, .std = 0.5});
+        kernels::keyed_truncated_normal<reference>::run(
+            {.out = want.data(), .batch = batch, .t = t, .c = c, .base = 12345, .pos0 = 7, .std = 0.5});
         std::int64_t beyond = 0;  // values whose first attempt fell beyond 3 and was redrawn
         for (std::int64_t i = 0; i < batch; ++i)
             for (std::int64_t j = 0; j < t; ++j)

@@ -57,25 +57,25 @@ TEST_CASE("linear curriculum: r_max 32, warmup 0.25 of 100 steps", "[sched]") {
                                                            {50, 32},
                                                            {99, 32}}) {
         INFO("step " << step);
-        CHECK(c.mean_r(step, 100) == want);
+        CHECK(c.at(step, 100) == want);
     }
 }
 
 TEST_CASE("linear curriculum: exact products are not rounded up", "[sched]") {
     const recurrence_curriculum four{ramp_kind::linear, 0.25, 1, 4};  // W = 4 of 16 steps: 4 * step / 4
     std::vector<std::int64_t> got;
-    for (std::int64_t step = 0; step < 6; ++step) got.push_back(four.mean_r(step, 16));
+    for (std::int64_t step = 0; step < 6; ++step) got.push_back(four.at(step, 16));
     CHECK(got == std::vector<std::int64_t>{1, 1, 2, 3, 4, 4});  // ceil(4 * 0.25) = 1, not 2
     // 25 * 7 / 25 is 7.000000000000001 in double; the exact ceil is 7.
     const recurrence_curriculum c{ramp_kind::linear, 0.25, 1, 25};
-    CHECK(c.mean_r(7, 100) == 7);
-    CHECK(c.mean_r(14, 100) == 14);
-    CHECK(c.mean_r(8, 100) == 8);
+    CHECK(c.at(7, 100) == 7);
+    CHECK(c.at(14, 100) == 14);
+    CHECK(c.at(8, 100) == 8);
     // The start raises early values: max(6, ceil(32 * step / 25)).
     const recurrence_curriculum raised{ramp_kind::linear, 0.25, 6, 32};
-    CHECK(raised.mean_r(0, 100) == 6);
-    CHECK(raised.mean_r(4, 100) == 6);   // ceil(5.12)
-    CHECK(raised.mean_r(5, 100) == 7);   // ceil(6.4)
+    CHECK(raised.at(0, 100) == 6);
+    CHECK(raised.at(4, 100) == 6);   // ceil(5.12)
+    CHECK(raised.at(5, 100) == 7);   // ceil(6.4)
 }
 
 TEST_CASE("1-sqrt curriculum: r_max 32, warmup 0.75 of 100 steps", "[sched]") {
@@ -95,28 +95,28 @@ TEST_CASE("1-sqrt curriculum: r_max 32, warmup 0.75 of 100 steps", "[sched]") {
                                                            {75, 32},  // q = 1
                                                            {99, 32}}) {
         INFO("step " << step);
-        CHECK(c.mean_r(step, 100) == want);
+        CHECK(c.at(step, 100) == want);
     }
 }
 
 TEST_CASE("1-sqrt curriculum: exact values are not rounded up", "[sched]") {
     // W = 9 of 36 steps; at step 5, 1 - sqrt(1 - 5/9) = 1/3 exactly, which double arithmetic
     // computes as 9 * 0.33333333333333337 = 3.0000000000000004.
-    CHECK(recurrence_curriculum{ramp_kind::one_minus_sqrt, 0.25, 1, 9}.mean_r(5, 36) == 3);
-    CHECK(recurrence_curriculum{ramp_kind::one_minus_sqrt, 0.25, 1, 27}.mean_r(5, 36) == 9);
+    CHECK(recurrence_curriculum{ramp_kind::one_minus_sqrt, 0.25, 1, 9}.at(5, 36) == 3);
+    CHECK(recurrence_curriculum{ramp_kind::one_minus_sqrt, 0.25, 1, 27}.at(5, 36) == 9);
     // W = 4 of 16: step 3 gives 4 * (1 - sqrt(1/4)) = 2.
-    CHECK(recurrence_curriculum{ramp_kind::one_minus_sqrt, 0.25, 1, 4}.mean_r(3, 16) == 2);
+    CHECK(recurrence_curriculum{ramp_kind::one_minus_sqrt, 0.25, 1, 4}.at(3, 16) == 2);
 }
 
 TEST_CASE("constant curriculum and zero warmup train at r_max from step 0", "[sched]") {
     const recurrence_curriculum constant{ramp_kind::constant, 0.25, 1, 8};
     const recurrence_curriculum no_warmup{ramp_kind::linear, 0.0, 1, 8};
     for (const std::int64_t step : {0, 1, 24, 99}) {
-        CHECK(constant.mean_r(step, 100) == 8);
-        CHECK(no_warmup.mean_r(step, 100) == 8);
+        CHECK(constant.at(step, 100) == 8);
+        CHECK(no_warmup.at(step, 100) == 8);
     }
-    CHECK(recurrence_curriculum{ramp_kind::linear, 1.0, 1, 8}.mean_r(99, 100) == 8);  // ceil(8 * 99 / 100)
-    CHECK(recurrence_curriculum{ramp_kind::linear, 1.0, 1, 8}.mean_r(87, 100) == 7);  // ceil(6.96)
+    CHECK(recurrence_curriculum{ramp_kind::linear, 1.0, 1, 8}.at(99, 100) == 8);  // ceil(8 * 99 / 100)
+    CHECK(recurrence_curriculum{ramp_kind::linear, 1.0, 1, 8}.at(87, 100) == 7);  // ceil(6.96)
 }
 
 TEST_CASE("backprop depth ramps like the curriculum and is clamped to r_bar", "[sched]") {
@@ -131,23 +131,23 @@ TEST_CASE("backprop depth ramps like the curriculum and is clamped to r_bar", "[
                                                            {25, 8},
                                                            {99, 8}}) {
         INFO("step " << step);
-        CHECK(s.depth(step, 100, c.mean_r(step, 100)) == want);
+        CHECK(backprop_depth_at(s, step, 100, c.at(step, 100)) == want);
     }
     // Clamping: r_bar below the ramp's s wins.
     const recurrence_curriculum small{ramp_kind::linear, 0.25, 1, 4};
-    CHECK(s.depth(24, 100, small.mean_r(24, 100)) == 4);  // s 8, r_bar ceil(3.84) = 4
-    CHECK(s.depth(2, 100, 1) == 1);                        // s ceil(0.64) -> 1, r_bar 1
+    CHECK(backprop_depth_at(s, 24, 100, small.at(24, 100)) == 4);  // s 8, r_bar ceil(3.84) = 4
+    CHECK(backprop_depth_at(s, 2, 100, 1) == 1);                        // s ceil(0.64) -> 1, r_bar 1
     // The default is the fixed s_max = 8, clamped.
     const backprop_schedule fixed;
-    CHECK(fixed.depth(0, 100, 3) == 3);
-    CHECK(fixed.depth(0, 100, 8) == 8);
-    CHECK(fixed.depth(50, 100, 20) == 8);
+    CHECK(backprop_depth_at(fixed, 0, 100, 3) == 3);
+    CHECK(backprop_depth_at(fixed, 0, 100, 8) == 8);
+    CHECK(backprop_depth_at(fixed, 50, 100, 20) == 8);
     // 1-sqrt from 2 to 8 over W = 75: max(2, ceil(8 * (1 - sqrt(1 - step / 75)))).
     const backprop_schedule sq{ramp_kind::one_minus_sqrt, 0.75, 2, 8};
-    CHECK(sq.depth(0, 100, 32) == 2);
-    CHECK(sq.depth(20, 100, 32) == 2);  // 1.1492
-    CHECK(sq.depth(50, 100, 32) == 4);  // 3.3812
-    CHECK(sq.depth(74, 100, 32) == 8);  // 7.0762
+    CHECK(backprop_depth_at(sq, 0, 100, 32) == 2);
+    CHECK(backprop_depth_at(sq, 20, 100, 32) == 2);  // 1.1492
+    CHECK(backprop_depth_at(sq, 50, 100, 32) == 4);  // 3.3812
+    CHECK(backprop_depth_at(sq, 74, 100, 32) == 8);  // 7.0762
 }
 
 TEST_CASE("WSD learning rate: warmup 10 %, constant, cosine over the last 10 % to 0.001", "[sched]") {
@@ -214,17 +214,17 @@ TEST_CASE("schedules reject bad fields and arguments, naming them", "[sched]") {
     CHECK_THROWS_WITH(lr_schedule{}(-1, 10), Contains("step must be in [0, 10)") && Contains("-1"));
     CHECK_THROWS_WITH(lr_schedule{}(10, 10), Contains("step must be in [0, 10)"));
 
-    CHECK_THROWS_AS((recurrence_curriculum{ramp_kind::linear, 0.25, 1, 4}.mean_r(0, 0)), error);
-    CHECK_THROWS_WITH((recurrence_curriculum{ramp_kind::linear, 1.25, 1, 4}.mean_r(0, 10)), Contains("warmup_fraction"));
-    CHECK_THROWS_WITH((recurrence_curriculum{ramp_kind::linear, 0.25, 0, 4}.mean_r(0, 10)), Contains("start"));
-    CHECK_THROWS_WITH((recurrence_curriculum{ramp_kind::linear, 0.25, 5, 4}.mean_r(0, 10)),
+    CHECK_THROWS_AS((recurrence_curriculum{ramp_kind::linear, 0.25, 1, 4}.at(0, 0)), error);
+    CHECK_THROWS_WITH((recurrence_curriculum{ramp_kind::linear, 1.25, 1, 4}.at(0, 10)), Contains("warmup_fraction"));
+    CHECK_THROWS_WITH((recurrence_curriculum{ramp_kind::linear, 0.25, 0, 4}.at(0, 10)), Contains("start"));
+    CHECK_THROWS_WITH((recurrence_curriculum{ramp_kind::linear, 0.25, 5, 4}.at(0, 10)),
                       Contains("recur::recurrence_curriculum: r_max") && Contains("got 4"));
-    CHECK_THROWS_WITH((recurrence_curriculum{ramp_kind::linear, 0.25, 1, std::int64_t{1} << 31}.mean_r(0, 10)),
+    CHECK_THROWS_WITH((recurrence_curriculum{ramp_kind::linear, 0.25, 1, std::int64_t{1} << 31}.at(0, 10)),
                       Contains("r_max"));
-    CHECK_THROWS_WITH((recurrence_curriculum{ramp_kind::linear, 0.25, 1, 4}.mean_r(10, 10)), Contains("step"));
-    CHECK_THROWS_WITH((backprop_schedule{ramp_kind::linear, 0.25, 1, 0}.depth(0, 10, 4)), Contains("s_max"));
-    CHECK_THROWS_WITH((backprop_schedule{}.depth(0, 10, 0)), Contains("r_bar"));
-    CHECK_THROWS_WITH((backprop_schedule{}.depth(-3, 10, 4)), Contains("step") && Contains("-3"));
+    CHECK_THROWS_WITH((recurrence_curriculum{ramp_kind::linear, 0.25, 1, 4}.at(10, 10)), Contains("step"));
+    CHECK_THROWS_WITH((backprop_depth_at(backprop_schedule{ramp_kind::linear, 0.25, 1, 0}, 0, 10, 4)), Contains("s_max"));
+    CHECK_THROWS_WITH((backprop_depth_at(backprop_schedule{}, 0, 10, 0)), Contains("r_bar"));
+    CHECK_THROWS_WITH((backprop_depth_at(backprop_schedule{}, -3, 10, 4)), Contains("step") && Contains("-3"));
 }
 
 TEST_CASE("schedule JSON round-trips and checks its keys", "[sched]") {
@@ -241,13 +241,13 @@ TEST_CASE("schedule JSON round-trips and checks its keys", "[sched]") {
 
     const recurrence_curriculum c{ramp_kind::one_minus_sqrt, 0.75, 2, 16};
     CHECK(to_json(c) == nlohmann::json{{"kind", "1-sqrt"}, {"warmup_fraction", 0.75}, {"start", 2}, {"r_max", 16}});
-    const auto c2 = recurrence_curriculum_from_json(to_json(c));
-    CHECK((c2.kind == c.kind && c2.warmup_fraction == c.warmup_fraction && c2.start == c.start && c2.r_max == c.r_max));
+    const auto c2 = ramp_schedule_from_json<mean_recurrence>(to_json(c));
+    CHECK((c2.kind == c.kind && c2.warmup_fraction == c.warmup_fraction && c2.start == c.start && c2.max == c.max));
     const backprop_schedule b{ramp_kind::linear, 0.5, 1, 8};
     CHECK(to_json(b) == nlohmann::json{{"kind", "linear"}, {"warmup_fraction", 0.5}, {"start", 1}, {"s_max", 8}});
-    const auto b2 = backprop_schedule_from_json(to_json(b));
-    CHECK((b2.kind == b.kind && b2.warmup_fraction == b.warmup_fraction && b2.start == b.start && b2.s_max == b.s_max));
-    CHECK(backprop_schedule_from_json({{"kind", "constant"}}).kind == ramp_kind::constant);
+    const auto b2 = ramp_schedule_from_json<backprop_depth>(to_json(b));
+    CHECK((b2.kind == b.kind && b2.warmup_fraction == b.warmup_fraction && b2.start == b.start && b2.max == b.max));
+    CHECK(ramp_schedule_from_json<backprop_depth>({{"kind", "constant"}}).kind == ramp_kind::constant);
 
     using J = nlohmann::json;
     CHECK_THROWS_WITH(lr_schedule_from_json(J{{"warmup", 0.1}}), Contains("unknown key 'warmup'"));
@@ -256,13 +256,13 @@ TEST_CASE("schedule JSON round-trips and checks its keys", "[sched]") {
     CHECK_THROWS_WITH(lr_schedule_from_json(J{{"min_ratio", 2}}), Contains("min_ratio"));
     CHECK_THROWS_WITH(lr_schedule_from_json(J::array()), Contains("expected a JSON object"));
     CHECK_THROWS_WITH(lr_schedule_from_json(J{{"foo", 1}}, "train.json"), Contains("train.json: lr_schedule: "));
-    CHECK_THROWS_WITH(recurrence_curriculum_from_json(J{{"kind", "sqrt"}}), Contains("'kind'") && Contains("'sqrt'"));
-    CHECK_THROWS_WITH(recurrence_curriculum_from_json(J{{"r_max", 2.5}}), Contains("'r_max' must be an integer"));
-    CHECK_THROWS_WITH(recurrence_curriculum_from_json(J{{"r_max", "8"}}), Contains("'r_max' must be an integer"));
-    CHECK_THROWS_WITH(recurrence_curriculum_from_json(J{{"r_max", 0}}), Contains("r_max"));
-    CHECK_THROWS_WITH(recurrence_curriculum_from_json(J{{"s_max", 8}}), Contains("unknown key 's_max'"));
-    CHECK_THROWS_WITH(backprop_schedule_from_json(J{{"r_max", 8}}), Contains("unknown key 'r_max'"));
-    CHECK_THROWS_WITH(backprop_schedule_from_json(J{{"warmup_fraction", true}}),
+    CHECK_THROWS_WITH(ramp_schedule_from_json<mean_recurrence>(J{{"kind", "sqrt"}}), Contains("'kind'") && Contains("'sqrt'"));
+    CHECK_THROWS_WITH(ramp_schedule_from_json<mean_recurrence>(J{{"r_max", 2.5}}), Contains("'r_max' must be an integer"));
+    CHECK_THROWS_WITH(ramp_schedule_from_json<mean_recurrence>(J{{"r_max", "8"}}), Contains("'r_max' must be an integer"));
+    CHECK_THROWS_WITH(ramp_schedule_from_json<mean_recurrence>(J{{"r_max", 0}}), Contains("r_max"));
+    CHECK_THROWS_WITH(ramp_schedule_from_json<mean_recurrence>(J{{"s_max", 8}}), Contains("unknown key 's_max'"));
+    CHECK_THROWS_WITH(ramp_schedule_from_json<backprop_depth>(J{{"r_max", 8}}), Contains("unknown key 'r_max'"));
+    CHECK_THROWS_WITH(ramp_schedule_from_json<backprop_depth>(J{{"warmup_fraction", true}}),
                       Contains("'warmup_fraction'") && Contains("wrong type"));
-    CHECK_THROWS_WITH(backprop_schedule_from_json(J{{"start", -1}}), Contains("start"));
+    CHECK_THROWS_WITH(ramp_schedule_from_json<backprop_depth>(J{{"start", -1}}), Contains("start"));
 }

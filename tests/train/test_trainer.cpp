@@ -85,9 +85,9 @@ train_config tiny_run(std::int64_t steps, const std::string& out_dir = "") {
     t.batch = 32;
     t.seq = copy_task{}.seq();
     t.lr.warmup_fraction = 0.05;
-    t.curriculum.r_max = 2;
+    t.curriculum.max = 2;
     t.curriculum.warmup_fraction = 0.25;
-    t.backprop.s_max = 2;
+    t.backprop.max = 2;
     t.out_dir = out_dir;
     t.checkpoint_every = 0;
     t.log_every = 50;
@@ -159,7 +159,7 @@ TEST_CASE("a non-recurrent model trains without a curriculum and counts its FLOP
     muon_adamw<B> opt(named_parameters<B>(model), fast_lr());
     std::ostringstream log;
     auto run = tiny_run(3);
-    run.curriculum.r_max = 4;  // ignored: a LlamaModel has no recurrence
+    run.curriculum.max = 4;  // ignored: a LlamaModel has no recurrence
     trainer<B, LlamaModel<B>, copy_task, muon_adamw<B>> t(model, data, opt, run, log);
     for (int i = 0; i < 3; ++i) {
         const auto m = t.step();
@@ -352,7 +352,7 @@ TEST_CASE("a stop flag ends run() after the step under way, with a checkpoint", 
 TEST_CASE("train_config JSON names unknown keys and wrong types", "[train][config][errors]") {
     const auto c = train_config_from_json({{"steps", 100}, {"curriculum", {{"kind", "1-sqrt"}, {"r_max", 8}}}});
     CHECK(c.steps == 100);
-    CHECK(c.curriculum.r_max == 8);
+    CHECK(c.curriculum.max == 8);
     CHECK(train_config_from_json(to_json(c)).curriculum.kind == c.curriculum.kind);
     CHECK_THROWS_WITH(train_config_from_json({{"step", 100}}), Contains("'step'"));
     CHECK_THROWS_WITH(train_config_from_json({{"steps", "100"}}), Contains("'steps'"));

@@ -84,7 +84,8 @@ public:
                 Tensor<B>::copy_into(m.grad, g, false);
             }
         } else if (g.is_contiguous()) {
-            kernels::add_into<B>::run(m.grad.template data<typename B::scalar>(), g.template data<typename B::scalar>(), g.numel());
+            using T = typename B::scalar;
+            kernels::add_into<B>::run({.dst = m.grad.template data<T>(), .src = g.template data<T>(), .n = g.numel()});
         } else {
             Tensor<B>::copy_into(m.grad, g, true);
         }

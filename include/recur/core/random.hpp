@@ -1,6 +1,7 @@
 // A small, portable random generator (xoshiro256**) and tensor initialisers built on it, so that
 // the same seed gives the same numbers on every platform and standard library.
-// Not here: the recurrence sampler (recurrence/) or data shuffling (data/).
+// Not here: the recurrence sampler (recurrence/), data shuffling (data/) or the kernel drawing a keyed
+// tensor (kernels/random.hpp).
 #pragma once
 
 #include <cmath>
@@ -78,17 +79,6 @@ inline std::uint64_t row_key(std::uint64_t base, std::int64_t i, std::int64_t po
     return mix(mix(base, static_cast<std::uint64_t>(i)), static_cast<std::uint64_t>(pos));
 }
 }  // namespace keyed
-
-namespace kernels {
-/// static void run(T* out, int64 batch, int64 t, int64 c, uint64 base, int64 pos0, double std):
-/// out[(i t + j) c + k] = T(std * keyed::truncated_normal(mix(keyed::row_key(base, i, pos0 + j), k), 3))
-/// for i < batch, j < t, k < c: a truncated normal (B, T, C) drawn with every value a function of its
-/// own indices (the recurrent state's initial noise). Backends specialise it.
-template <class B>
-struct keyed_truncated_normal {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'keyed_truncated_normal' kernel (specialise recur::kernels::keyed_truncated_normal<Backend>)");
-};
-}  // namespace kernels
 
 /// Tensor of independent N(mean, std^2) values.
 template <Backend B>

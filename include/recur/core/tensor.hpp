@@ -13,9 +13,9 @@
 #include <recur/core/backend.hpp>
 #include <recur/core/dtype.hpp>
 #include <recur/core/error.hpp>
-#include <recur/core/kernels.hpp>
 #include <recur/core/shape.hpp>
 #include <recur/core/storage.hpp>
+#include <recur/kernels/copy.hpp>
 
 namespace recur {
 
@@ -207,10 +207,20 @@ public:
     void fill_(double value) {
         check(is_contiguous(), "recur::Tensor::fill_: needs a contiguous tensor, got strides ", strides_);
         switch (type_) {
-            case recur::dtype::bf16: kernels::fill<B>::run(data<std::uint16_t>(), numel(), f32_to_bf16(static_cast<float>(value))); return;
-            case recur::dtype::f16: kernels::fill<B>::run(data<std::uint16_t>(), numel(), f32_to_f16(static_cast<float>(value))); return;
+            case recur::dtype::bf16:
+                kernels::fill<B>::run(fill_args<std::uint16_t>{.dst = data<std::uint16_t>(),
+                                                              .n = numel(),
+                                                              .value = f32_to_bf16(static_cast<float>(value))});
+                return;
+            case recur::dtype::f16:
+                kernels::fill<B>::run(fill_args<std::uint16_t>{.dst = data<std::uint16_t>(),
+                                                              .n = numel(),
+                                                              .value = f32_to_f16(static_cast<float>(value))});
+                return;
             default:
-                dispatch_elements(type_, [&]<class E>() { kernels::fill<B>::run(data<E>(), numel(), static_cast<E>(value)); });
+                dispatch_elements(type_, [&]<class E>() {
+                    kernels::fill<B>::run(fill_args<E>{.dst = data<E>(), .n = numel(), .value = static_cast<E>(value)});
+                });
         }
     }
 
@@ -233,8 +243,12 @@ public:
         check(!accumulate || src.type_ == compute_dtype, "recur::copy: accumulation needs the compute dtype");
         if (src.numel() == 0) return;
         dispatch_elements(src.type_, [&]<class E>() {
-            kernels::copy_strided<B>::run(dst.template data<E>(), pad4(dst.strides_, 0), src.template data<E>(),
-                                          pad4(src.strides_, 0), pad4(src.shape_), accumulate);
+            kernels::copy_strided<B>::run(copy_strided_args<E>{.dst = dst.template data<E>(),
+                                                               .dst_strides = pad4(dst.strides_, 0),
+                                                               .src = src.template data<E>(),
+                                                               .src_strides = pad4(src.strides_, 0),
+                                                               .shape = pad4(src.shape_),
+                                                               .accumulate = accumulate});
         });
     }
 

@@ -25,15 +25,6 @@ struct decode_options {
     bool continuous = false;  ///< a decoded token's s_0 is the previous token's final latent
 };
 
-/// A model with a recurrent core (Recurrent<...>), as opposed to an ordinary decoder.
-template <class M>
-concept RecurrentModel = requires(const M& m) {
-    m.core;
-    m.prelude;
-    m.coda;
-    m.options.mean_r;
-};
-
 /// Runs a model token by token against a KV cache for `rows` independent sequences of up to
 /// `capacity` positions each. Rows may hold prompts of different lengths; step() advances any subset.
 /// Nothing is recorded for backward. The model must outlive the decoder.

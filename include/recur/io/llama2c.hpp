@@ -98,12 +98,12 @@ LlamaModel<B> load_llama2c(const std::string& path) {
         for (std::int64_t l = 0; l < L; ++l) target(m.layers.blocks[static_cast<std::size_t>(l)]) = read(what, shape);
     };
     m.embed_tokens.weight = read("token_embedding", {V, d});
-    per_layer("rms_att", {d}, [](auto& b) -> Tensor<B>& { return b.input_layernorm.weight; });
+    per_layer("rms_att", {d}, [](auto& b) -> Tensor<B>& { return b.attention_input_norm().weight; });
     per_layer("wq", {c.n_heads * hd, d}, [](auto& b) -> Tensor<B>& { return b.self_attn.q_proj.weight; });
     per_layer("wk", {kv, d}, [](auto& b) -> Tensor<B>& { return b.self_attn.k_proj.weight; });
     per_layer("wv", {kv, d}, [](auto& b) -> Tensor<B>& { return b.self_attn.v_proj.weight; });
     per_layer("wo", {d, c.n_heads * hd}, [](auto& b) -> Tensor<B>& { return b.self_attn.o_proj.weight; });
-    per_layer("rms_ffn", {d}, [](auto& b) -> Tensor<B>& { return b.post_attention_layernorm.weight; });
+    per_layer("rms_ffn", {d}, [](auto& b) -> Tensor<B>& { return b.mlp_input_norm().weight; });
     per_layer("w1", {F, d}, [](auto& b) -> Tensor<B>& { return b.mlp.gate_proj.weight; });
     per_layer("w2", {d, F}, [](auto& b) -> Tensor<B>& { return b.mlp.down_proj.weight; });
     per_layer("w3", {F, d}, [](auto& b) -> Tensor<B>& { return b.mlp.up_proj.weight; });

@@ -183,7 +183,7 @@ inline recur_model_info load_recur_model_info(const std::filesystem::path& dir) 
 
 /// The config.json of a recurrent model (the schema at the top of this file).
 template <Backend B, class BlockT>
-nlohmann::json recur_model_config_json(const Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>>& m,
+nlohmann::json recur_model_config_json(const RecurrentOf<B, BlockT>& m,
                                        const std::string& source = "") {
     const surgery_spec spec = m.spec();
     spec.validate(m.config.n_layers);
@@ -199,7 +199,7 @@ nlohmann::json recur_model_config_json(const Recurrent<B, Stack<BlockT>, Stack<B
 /// Saves a recurrent model as dir/model.safetensors + dir/config.json (each written atomically;
 /// the weights first, so a config never describes weights that are not there yet).
 template <Backend B, class BlockT>
-void save_recurrent(const std::filesystem::path& dir, Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>>& m,
+void save_recurrent(const std::filesystem::path& dir, RecurrentOf<B, BlockT>& m,
                     dtype type = dtype::f32, const std::string& source = "") {
     const nlohmann::json config = recur_model_config_json(m, source);
     std::filesystem::create_directories(dir);
@@ -209,16 +209,15 @@ void save_recurrent(const std::filesystem::path& dir, Recurrent<B, Stack<BlockT>
 
 /// Loads a directory written by save_recurrent (or by hand in the same schema).
 template <Backend B, class BlockT = LlamaBlock<B>>
-Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>> load_recurrent(const std::filesystem::path& dir) {
+RecurrentOf<B, BlockT> load_recurrent(const std::filesystem::path& dir) {
     const recur_model_info info = load_recur_model_info(dir);
-    constexpr block_kind want = std::is_same_v<BlockT, LlamaBlock<B>> ? block_kind::llama : block_kind::sandwich;
-    if (info.config.block != want)
+    if (info.config.block != BlockT::kind)
         io_fail("recur::load_recurrent: '", (dir / "config.json").string(), "': model.block does not match the block type "
                 "this loader was instantiated with");
     const safetensors_set weights(dir / "model.safetensors");
     const auto blocks = info.surgery.prelude.size() + info.surgery.core.size() + info.surgery.coda.size();
     check_model_size(info.config, static_cast<double>(blocks), (dir / "config.json").string(), weights.values());
-    Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>> m(info.config, info.surgery, info.options, 0);
+    RecurrentOf<B, BlockT> m(info.config, info.surgery, info.options, 0);
     load_parameters<B>(m, weights);
     return m;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include <recur/kernels/contract.hpp>
 
@@ -50,6 +51,7 @@ namespace kernels {
 /// SiLU forward and backward. Implemented by: reference, cpu.
 template <class B>
 struct silu : missing_kernel {
+    static constexpr std::string_view name = "silu";
     static void forward(const silu_forward_args<typename B::scalar>&) {
         static_assert(no_kernel_for<B>, "recur: this backend has no 'silu' kernel (specialise recur::kernels::silu<Backend>)");
     }
@@ -61,6 +63,7 @@ struct silu : missing_kernel {
 /// SwiGLU forward and backward. Implemented by: reference, cpu.
 template <class B>
 struct swiglu : missing_kernel {
+    static constexpr std::string_view name = "swiglu";
     static void forward(const swiglu_forward_args<typename B::scalar>&) {
         static_assert(no_kernel_for<B>, "recur: this backend has no 'swiglu' kernel (specialise recur::kernels::swiglu<Backend>)");
     }

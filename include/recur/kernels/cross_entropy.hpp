@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include <recur/kernels/contract.hpp>
 
@@ -40,6 +41,7 @@ namespace kernels {
 /// Cross-entropy forward and backward. Implemented by: reference, cpu.
 template <class B>
 struct cross_entropy : missing_kernel {
+    static constexpr std::string_view name = "cross_entropy";
     static void forward(const cross_entropy_forward_args<typename B::scalar>&) {
         static_assert(no_kernel_for<B>, "recur: this backend has no 'cross_entropy' kernel (specialise recur::kernels::cross_entropy<Backend>)");
     }

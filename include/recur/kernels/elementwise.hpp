@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include <recur/kernels/contract.hpp>
 
@@ -52,6 +53,7 @@ namespace kernels {
 /// Broadcast add / mul. Implemented by: reference, cpu, cuda.
 template <class B>
 struct binary : missing_kernel {
+    static constexpr std::string_view name = "binary";
     template <binary_op Op>
     static void run(const binary_args<typename B::scalar>&) {
         static_assert(no_kernel_for<B>, "recur: this backend has no 'binary' kernel (specialise recur::kernels::binary<Backend>)");
@@ -61,6 +63,7 @@ struct binary : missing_kernel {
 /// Scaling. Implemented by: reference, cpu, cuda.
 template <class B>
 struct scale : missing_kernel {
+    static constexpr std::string_view name = "scale";
     static void run(const scale_args<typename B::scalar>&) {
         static_assert(no_kernel_for<B>, "recur: this backend has no 'scale' kernel (specialise recur::kernels::scale<Backend>)");
     }
@@ -69,6 +72,7 @@ struct scale : missing_kernel {
 /// Column sums (optionally of a product). Implemented by: reference, cpu, cuda.
 template <class B>
 struct sum_rows : missing_kernel {
+    static constexpr std::string_view name = "sum_rows";
     static void run(const sum_rows_args<typename B::scalar>&) {
         static_assert(no_kernel_for<B>, "recur: this backend has no 'sum_rows' kernel (specialise recur::kernels::sum_rows<Backend>)");
     }
@@ -77,6 +81,7 @@ struct sum_rows : missing_kernel {
 /// Sum of all elements. Implemented by: reference, cpu.
 template <class B>
 struct sum_all : missing_kernel {
+    static constexpr std::string_view name = "sum_all";
     static void run(const sum_all_args<typename B::scalar>&) {
         static_assert(no_kernel_for<B>, "recur: this backend has no 'sum_all' kernel (specialise recur::kernels::sum_all<Backend>)");
     }

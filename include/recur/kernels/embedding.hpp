@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include <recur/kernels/contract.hpp>
 
@@ -33,6 +34,7 @@ namespace kernels {
 /// Embedding gather and scatter-add. Implemented by: reference, cpu.
 template <class B>
 struct embedding : missing_kernel {
+    static constexpr std::string_view name = "embedding";
     static void forward(const embedding_forward_args<typename B::scalar>&) {
         static_assert(no_kernel_for<B>, "recur: this backend has no 'embedding' kernel (specialise recur::kernels::embedding<Backend>)");
     }

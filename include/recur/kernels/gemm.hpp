@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include <recur/kernels/contract.hpp>
 #include <recur/ops/matmul_precision.hpp>
@@ -39,6 +40,7 @@ namespace kernels {
 /// bf16 where the CPU has AMX / avx512_bf16; no tf32), cuda (cuBLAS: f32, tf32 and bf16 tensor-core math).
 template <class B>
 struct gemm : missing_kernel {
+    static constexpr std::string_view name = "gemm";
     static void run(const gemm_args<typename B::scalar>&) {
         static_assert(no_kernel_for<B>, "recur: this backend has no 'gemm' kernel (specialise recur::kernels::gemm<Backend>)");
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include <recur/kernels/contract.hpp>
 
@@ -38,6 +39,7 @@ namespace kernels {
 /// RMSNorm forward and backward. Implemented by: reference, cpu.
 template <class B>
 struct rms_norm : missing_kernel {
+    static constexpr std::string_view name = "rms_norm";
     static void forward(const rms_norm_forward_args<typename B::scalar>&) {
         static_assert(no_kernel_for<B>, "recur: this backend has no 'rms_norm' kernel (specialise recur::kernels::rms_norm<Backend>)");
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include <recur/kernels/contract.hpp>
 
@@ -32,6 +33,7 @@ namespace kernels {
 /// Rotary embedding. Implemented by: reference, cpu.
 template <class B>
 struct rope : missing_kernel {
+    static constexpr std::string_view name = "rope";
     static void run(const rope_args<typename B::scalar>&) {
         static_assert(no_kernel_for<B>, "recur: this backend has no 'rope' kernel (specialise recur::kernels::rope<Backend>)");
     }

@@ -1,5 +1,5 @@
 // The attention layer: q/k/v/o projections, optional q/k RMSNorm and biases, RoPE, causal GQA.
-// Not here: the attention math (ops/attention.hpp) or how caches are shared across iterations (infer/kv_cache.hpp).
+// Not here: the MLP (mlp.hpp), the attention math (ops/attention.hpp) or how caches are shared across iterations (infer/kv_cache.hpp).
 #pragma once
 
 #include <cstdint>
@@ -110,28 +110,6 @@ struct Attention {
             q_norm.visit_parameters(join_name(prefix, "q_norm"), f);
             k_norm.visit_parameters(join_name(prefix, "k_norm"), f);
         }
-    }
-};
-
-/// SwiGLU MLP: down(silu(gate(x)) * up(x)).
-template <Backend B>
-struct MLP {
-    Linear<B> gate_proj, up_proj, down_proj;
-
-    MLP() = default;
-    MLP(const model_config& c, rng& gen)
-        : gate_proj(c.d_model, c.ffn_dim, false, gen, c.init_std),
-          up_proj(c.d_model, c.ffn_dim, false, gen, c.init_std),
-          down_proj(c.ffn_dim, c.d_model, false, gen, c.init_std) {}
-
-    Tensor<B> forward(const Tensor<B>& x) const {
-        return down_proj.forward(swiglu(gate_proj.forward(x), up_proj.forward(x)));
-    }
-    template <class F>
-    void visit_parameters(const std::string& prefix, F&& f) {
-        gate_proj.visit_parameters(join_name(prefix, "gate_proj"), f);
-        up_proj.visit_parameters(join_name(prefix, "up_proj"), f);
-        down_proj.visit_parameters(join_name(prefix, "down_proj"), f);
     }
 };
 

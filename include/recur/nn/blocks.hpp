@@ -1,17 +1,21 @@
-// Transformer blocks (Llama pre-norm, sandwich) and Stack, a run of identical blocks with the
-// layer indices they carry in their names. Not here: the models that compose them (llama.hpp, recurrence/).
+// The transformer block, one template with a norm-placement policy (Llama's pre-norm and the sandwich
+// block are its two instances), and Stack, a run of identical blocks with the layer indices they carry
+// in their names. Not here: the MLP (mlp.hpp), attention (attention.hpp), the models (llama.hpp, recurrence/).
 #pragma once
 
+#include <array>
 #include <concepts>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <recur/nn/attention.hpp>
 #include <recur/nn/config.hpp>
 #include <recur/nn/layers.hpp>
+#include <recur/nn/mlp.hpp>
 #include <recur/ops/elementwise.hpp>
 
 namespace recur {
@@ -29,19 +33,38 @@ concept CachedBlock = Block<M, B> && requires(const M& m, const Tensor<B>& x, st
     { m.forward_cached(x, rows, pos, cache) } -> std::same_as<Tensor<B>>;
 };
 
-/// Llama pre-norm block: x += attn(input_layernorm(x)); x += mlp(post_attention_layernorm(x)).
-template <Backend B>
-struct LlamaBlock {
-    RMSNorm<B> input_layernorm, post_attention_layernorm;
+/// Where a block normalises around its two sublayers (attention, then the MLP): each sublayer reads
+/// a norm of its input and adds its output to the residual; a placement may also normalise the sum.
+/// `names` holds the Hugging Face names of the four norm slots (before attention, after attention,
+/// before the MLP, after the MLP); an empty name means the slot has no norm.
+struct pre_norm {
+    /// Llama: x += attn(n1 x); x += mlp(n2 x).
+    static constexpr block_kind kind = block_kind::llama;
+    static constexpr std::array<std::string_view, 4> names = {"input_layernorm", "", "post_attention_layernorm", ""};
+};
+struct sandwich_norm {
+    /// Huginn / four-norm blocks: x = n2(attn(n1 x) + x); x = n4(mlp(n3 x) + x).
+    static constexpr block_kind kind = block_kind::sandwich;
+    static constexpr std::array<std::string_view, 4> names = {"input_layernorm", "post_attention_layernorm",
+                                                             "pre_feedforward_layernorm", "post_feedforward_layernorm"};
+};
+
+/// A transformer block: attention and a SwiGLU MLP, each a residual sublayer, with norms where
+/// Placement puts them (pre_norm or sandwich_norm). Parameters are visited in the order of the
+/// placement's slots around self_attn and mlp, under their Hugging Face names.
+template <Backend B, class Placement>
+struct TransformerBlock {
+    static constexpr block_kind kind = Placement::kind;
+    std::array<RMSNorm<B>, 4> norms;  // by slot; an undefined weight where Placement has no norm
     Attention<B> self_attn;
     MLP<B> mlp;
 
-    LlamaBlock() = default;
-    LlamaBlock(const model_config& c, std::shared_ptr<const rope_table<B>> rope_, rng& gen)
-        : input_layernorm(c.d_model, c.norm_eps),
-          post_attention_layernorm(c.d_model, c.norm_eps),
-          self_attn(c, std::move(rope_), gen),
-          mlp(c, gen) {}
+    TransformerBlock() = default;
+    TransformerBlock(const model_config& c, std::shared_ptr<const rope_table<B>> rope_, rng& gen)
+        : self_attn(c, std::move(rope_), gen), mlp(c, gen) {
+        for (std::size_t i = 0; i < norms.size(); ++i)
+            if (!Placement::names[i].empty()) norms[i] = RMSNorm<B>(c.d_model, c.norm_eps);
+    }
 
     Tensor<B> forward(const Tensor<B>& x, std::int64_t pos0 = 0) const {
         return apply(x, [&](const Tensor<B>& h) { return self_attn.forward(h, pos0); });
@@ -50,63 +73,44 @@ struct LlamaBlock {
                              const kv_buffers<B>& cache) const {
         return apply(x, [&](const Tensor<B>& h) { return self_attn.forward_cached(h, rows, pos, cache); });
     }
+    /// The norm attention reads, and the one the MLP reads (every placement has both).
+    RMSNorm<B>& attention_input_norm() { return norms[0]; }
+    RMSNorm<B>& mlp_input_norm() { return norms[2]; }
+
     template <class F>
     void visit_parameters(const std::string& prefix, F&& f) {
-        input_layernorm.visit_parameters(join_name(prefix, "input_layernorm"), f);
+        visit_norm(0, prefix, f);
         self_attn.visit_parameters(join_name(prefix, "self_attn"), f);
-        post_attention_layernorm.visit_parameters(join_name(prefix, "post_attention_layernorm"), f);
+        visit_norm(1, prefix, f);
+        visit_norm(2, prefix, f);
         mlp.visit_parameters(join_name(prefix, "mlp"), f);
+        visit_norm(3, prefix, f);
     }
 
 private:
+    /// norm_after(f(norm_before(x)) + x) for the sublayer whose slots start at `before`.
+    template <class Sublayer>
+    Tensor<B> residual(std::size_t before, const Tensor<B>& x, Sublayer&& f) const {
+        const Tensor<B> y = add(f(norms[before].forward(x)), x);
+        return Placement::names[before + 1].empty() ? y : norms[before + 1].forward(y);
+    }
     template <class Attend>
     Tensor<B> apply(const Tensor<B>& x, Attend&& attend) const {
-        const Tensor<B> h = add(x, attend(input_layernorm.forward(x)));
-        return add(h, mlp.forward(post_attention_layernorm.forward(h)));
+        const Tensor<B> h = residual(0, x, attend);
+        return residual(2, h, [&](const Tensor<B>& n) { return mlp.forward(n); });
+    }
+    template <class F>
+    void visit_norm(std::size_t slot, const std::string& prefix, F& f) {
+        if (!Placement::names[slot].empty()) norms[slot].visit_parameters(join_name(prefix, std::string(Placement::names[slot])), f);
     }
 };
 
-/// Sandwich block with four norms: x = n2(attn(n1 x) + x); x = n4(mlp(n3 x) + x).
-/// Names follow Hugging Face's four-norm blocks (input, post_attention, pre_feedforward, post_feedforward).
+/// Llama's pre-norm block.
 template <Backend B>
-struct SandwichBlock {
-    RMSNorm<B> input_layernorm, post_attention_layernorm, pre_feedforward_layernorm, post_feedforward_layernorm;
-    Attention<B> self_attn;
-    MLP<B> mlp;
-
-    SandwichBlock() = default;
-    SandwichBlock(const model_config& c, std::shared_ptr<const rope_table<B>> rope_, rng& gen)
-        : input_layernorm(c.d_model, c.norm_eps),
-          post_attention_layernorm(c.d_model, c.norm_eps),
-          pre_feedforward_layernorm(c.d_model, c.norm_eps),
-          post_feedforward_layernorm(c.d_model, c.norm_eps),
-          self_attn(c, std::move(rope_), gen),
-          mlp(c, gen) {}
-
-    Tensor<B> forward(const Tensor<B>& x, std::int64_t pos0 = 0) const {
-        return apply(x, [&](const Tensor<B>& h) { return self_attn.forward(h, pos0); });
-    }
-    Tensor<B> forward_cached(const Tensor<B>& x, std::span<const std::int64_t> rows, std::span<const std::int64_t> pos,
-                             const kv_buffers<B>& cache) const {
-        return apply(x, [&](const Tensor<B>& h) { return self_attn.forward_cached(h, rows, pos, cache); });
-    }
-    template <class F>
-    void visit_parameters(const std::string& prefix, F&& f) {
-        input_layernorm.visit_parameters(join_name(prefix, "input_layernorm"), f);
-        self_attn.visit_parameters(join_name(prefix, "self_attn"), f);
-        post_attention_layernorm.visit_parameters(join_name(prefix, "post_attention_layernorm"), f);
-        pre_feedforward_layernorm.visit_parameters(join_name(prefix, "pre_feedforward_layernorm"), f);
-        mlp.visit_parameters(join_name(prefix, "mlp"), f);
-        post_feedforward_layernorm.visit_parameters(join_name(prefix, "post_feedforward_layernorm"), f);
-    }
-
-private:
-    template <class Attend>
-    Tensor<B> apply(const Tensor<B>& x, Attend&& attend) const {
-        const Tensor<B> h = post_attention_layernorm.forward(add(attend(input_layernorm.forward(x)), x));
-        return post_feedforward_layernorm.forward(add(mlp.forward(pre_feedforward_layernorm.forward(h)), h));
-    }
-};
+using LlamaBlock = TransformerBlock<B, pre_norm>;
+/// The sandwich (four-norm) block.
+template <Backend B>
+using SandwichBlock = TransformerBlock<B, sandwich_norm>;
 
 /// Blocks applied in order; block i is named "<prefix>.<index[i]>" so that a stack cut out of a
 /// larger model keeps its source layer numbers.
@@ -158,6 +162,6 @@ struct Stack {
 
 /// The block type a config names, for code that picks it at compile time.
 template <Backend B, block_kind K>
-using block_for = std::conditional_t<K == block_kind::llama, LlamaBlock<B>, SandwichBlock<B>>;
+using block_for = TransformerBlock<B, std::conditional_t<K == block_kind::llama, pre_norm, sandwich_norm>>;
 
 }  // namespace recur

@@ -1,6 +1,7 @@
 // Causal softmax attention with grouped-query heads on (B, T, H, D), computed in tiles with an
 // online softmax so no (T x T) score matrix is stored; forward saves only the log-sum-exp per row.
-// Not here: the projections and RoPE (nn/ Attention composes them) and KV-cache bookkeeping.
+// Not here: the kernel contract (recur/kernels/attention.hpp), the projections and RoPE (nn/ Attention
+// composes them) and KV-cache bookkeeping.
 #pragma once
 
 #include <cmath>
@@ -8,30 +9,9 @@
 
 #include <recur/autograd/tape.hpp>
 #include <recur/core/tensor.hpp>
+#include <recur/kernels/attention.hpp>
 
 namespace recur {
-
-/// Shapes and pointers of one attention call. q, o, dq, do: (B, Tq, H, D); k, v, dk, dv: (B, Tk, Hkv, D);
-/// lse: (B, H, Tq). All contiguous. Query i sees keys j <= i + (Tk - Tq) (causal, queries at the end).
-template <class T>
-struct attention_args {
-    std::int64_t batch = 0, tq = 0, tk = 0, heads = 0, kv_heads = 0, head_dim = 0;
-    T scale = 1;
-    const T *q = nullptr, *k = nullptr, *v = nullptr;
-    T *o = nullptr, *lse = nullptr;
-    // backward only
-    const T* d_o = nullptr;
-    T *dq = nullptr, *dk = nullptr, *dv = nullptr;
-};
-
-namespace kernels {
-/// static void forward(const attention_args<T>&): writes o and lse.
-/// static void backward(const attention_args<T>&): reads q, k, v, o, lse, d_o; writes dq, dk, dv.
-template <class B>
-struct attention {
-    static_assert(no_kernel_for<B>, "recur: this backend has no 'attention' kernel (specialise recur::kernels::attention<Backend>)");
-};
-}  // namespace kernels
 
 template <Backend B>
 struct attention_op {
@@ -40,13 +20,23 @@ struct attention_op {
     double scale;
     void backward(Tensor<B> dout, grad_sink<B>& g) {
         using T = typename B::scalar;
-        attention_args<T> a{q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), static_cast<T>(scale),
-                            q.template data<T>(), k.template data<T>(), v.template data<T>(), o.template data<T>(),
-                            lse.template data<T>()};
         Tensor<B> dq = Tensor<B>::empty(q.shape()), dk = Tensor<B>::empty(k.shape()), dv = Tensor<B>::empty(v.shape());
-        a.d_o = dout.template data<T>();
-        a.dq = dq.template data<T>(), a.dk = dk.template data<T>(), a.dv = dv.template data<T>();
-        kernels::attention<B>::backward(a);
+        kernels::attention<B>::backward({.dq = dq.template data<T>(),
+                                         .dk = dk.template data<T>(),
+                                         .dv = dv.template data<T>(),
+                                         .d_o = dout.template data<T>(),
+                                         .q = q.template data<T>(),
+                                         .k = k.template data<T>(),
+                                         .v = v.template data<T>(),
+                                         .o = o.template data<T>(),
+                                         .lse = lse.template data<T>(),
+                                         .batch = q.size(0),
+                                         .tq = q.size(1),
+                                         .tk = k.size(1),
+                                         .heads = q.size(2),
+                                         .kv_heads = k.size(2),
+                                         .head_dim = q.size(3),
+                                         .scale = static_cast<T>(scale)});
         g.accumulate(0, std::move(dq));
         g.accumulate(1, std::move(dk));
         g.accumulate(2, std::move(dv));
@@ -73,10 +63,19 @@ Tensor<B> attention(const Tensor<B>& q, const Tensor<B>& k, const Tensor<B>& v, 
     const Tensor<B> qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
     Tensor<B> o = Tensor<B>::empty(q.shape());
     Tensor<B> lse = Tensor<B>::empty({q.size(0), q.size(2), q.size(1)});
-    attention_args<T> a{q.size(0), q.size(1), k.size(1), q.size(2), k.size(2), q.size(3), static_cast<T>(scale),
-                        qc.template data<T>(), kc.template data<T>(), vc.template data<T>(), o.template data<T>(),
-                        lse.template data<T>()};
-    if (o.numel() > 0) kernels::attention<B>::forward(a);
+    if (o.numel() > 0)
+        kernels::attention<B>::forward({.o = o.template data<T>(),
+                                        .lse = lse.template data<T>(),
+                                        .q = qc.template data<T>(),
+                                        .k = kc.template data<T>(),
+                                        .v = vc.template data<T>(),
+                                        .batch = q.size(0),
+                                        .tq = q.size(1),
+                                        .tk = k.size(1),
+                                        .heads = q.size(2),
+                                        .kv_heads = k.size(2),
+                                        .head_dim = q.size(3),
+                                        .scale = static_cast<T>(scale)});
     if (recording(qc, kc, vc)) record(attention_op<B>{qc, kc, vc, o, lse, scale}, o, qc, kc, vc);
     return o;
 }

@@ -7,9 +7,9 @@
 #include <vector>
 
 #include <recur/core/tensor.hpp>
+#include <recur/kernels/optim.hpp>
 #include <recur/nn/module.hpp>
 #include <recur/ops/elementwise.hpp>
-#include <recur/optim/kernels.hpp>
 
 namespace recur {
 
@@ -29,7 +29,9 @@ double grad_norm(const std::vector<named_parameter<B>>& params) {
     if (grads.empty()) return 0;
     const Tensor<B> squares = Tensor<B>::empty({static_cast<std::int64_t>(grads.size())}, dtype::f64);
     for (std::size_t i = 0; i < grads.size(); ++i)
-        kernels::sum_squares<B>::run(squares.template data<double>() + i, grads[i]->template data<T>(), grads[i]->numel());
+        kernels::sum_squares<B>::run({.out = squares.template data<double>() + i,
+                                      .x = grads[i]->template data<T>(),
+                                      .n = grads[i]->numel()});
     double total = 0;
     for (const double s : squares.template to_host<double>()) total += s;
     return std::sqrt(total);

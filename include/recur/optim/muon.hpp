@@ -9,15 +9,16 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 #include <recur/autograd/grad_mode.hpp>
 #include <recur/core/tensor.hpp>
+#include <recur/kernels/optim.hpp>
 #include <recur/ops/elementwise.hpp>
 #include <recur/ops/matmul.hpp>
 #include <recur/ops/view.hpp>
-#include <recur/optim/kernels.hpp>
 #include <recur/optim/optimizer.hpp>
 
 namespace recur {
@@ -48,7 +49,9 @@ Tensor<B> newton_schulz(const Tensor<B>& g, int steps = 5, matmul_precision prec
     const std::int64_t items = g.dim() == 3 ? g.size(0) : 1, per = g.size(-2) * g.size(-1);
     Tensor<B> squares = Tensor<B>::empty({items}, dtype::f64);  // ||g_i||_F^2, the same on g or its transpose
     for (std::int64_t i = 0; i < items; ++i)
-        kernels::sum_squares<B>::run(squares.template data<double>() + i, src.template data<T>() + i * per, per);
+        kernels::sum_squares<B>::run({.out = squares.template data<double>() + i,
+                                      .x = src.template data<T>() + i * per,
+                                      .n = per});
     const std::vector<double> norms = squares.template to_host<double>();
     // X = g / ||g||, as (.., small, large): one pass from g when it is already that way round, else
     // its transpose copied and then scaled in place.
@@ -113,17 +116,16 @@ struct muon_options {
 /// (kernels::muon_momentum); the iteration's temporaries come from the backend's pool and go back
 /// to it. Satisfies recur::Optimizer.
 template <Backend B>
-class muon {
+class muon : public optimizer_base<muon<B>, B, muon_options> {
 public:
-    using backend_type = B;
+    static constexpr std::string_view kind = "muon";
 
     /// An optimizer over `params` (referenced, not copied). Throws recur::error naming a parameter
     /// that is not 2-D (or undefined, non-contiguous, not in the compute dtype, named twice), or
     /// options out of range.
     explicit muon(std::vector<named_parameter<B>> params, const muon_options& options = {})
-        : params_(std::move(params)), options_(options) {
-        detail::check_parameters("recur::muon", params_);
-        for (const auto& p : params_)
+        : optimizer_base<muon<B>, B, muon_options>(std::move(params), options) {
+        for (const auto& p : this->params_)
             check(p.tensor->dim() == 2, "recur::muon: parameter '", p.name, "' has shape ", p.tensor->shape(),
                   "; Muon updates 2-D weight matrices only (give it to AdamW)");
         check(options.lr >= 0 && std::isfinite(options.lr), "recur::muon: lr ", options.lr, ", expected >= 0");
@@ -132,26 +134,33 @@ public:
         check(options.weight_decay >= 0 && std::isfinite(options.weight_decay), "recur::muon: weight_decay ",
               options.weight_decay, ", expected >= 0");
         check(options.ns_steps >= 0, "recur::muon: ns_steps ", options.ns_steps, ", expected >= 0");
-        for (const auto& p : params_) momentum_.push_back(Tensor<B>::zeros(p.tensor->shape()));
-        for (std::size_t i = 0; i < params_.size(); ++i) {
-            const Shape& shape = params_[i].tensor->shape();
-            auto same = std::find_if(shape_groups_.begin(), shape_groups_.end(),
-                                     [&](const auto& group) { return params_[group.front()].tensor->shape() == shape; });
+        for (const auto& p : this->params_) momentum_.push_back(Tensor<B>::zeros(p.tensor->shape()));
+        for (std::size_t i = 0; i < this->params_.size(); ++i) {
+            const Shape& shape = this->params_[i].tensor->shape();
+            auto same = std::find_if(shape_groups_.begin(), shape_groups_.end(), [&](const auto& group) {
+                return this->params_[group.front()].tensor->shape() == shape;
+            });
             if (same == shape_groups_.end()) shape_groups_.push_back({i});
             else same->push_back(i);
         }
     }
 
-    /// One Muon step with learning rate options().lr * lr_multiplier; parameters without a gradient
+private:
+    friend class optimizer_base<muon<B>, B, muon_options>;
+    template <Backend>
+    friend class muon_adamw;
+
+    /// One Muon update with learning rate options().lr * lr_multiplier; parameters without a gradient
     /// are skipped (their momentum too). Parameters of the same shape are orthogonalised together
     /// (newton_schulz on their stack). Throws recur::error if a parameter changed shape.
-    void step(double lr_multiplier = 1.0) {
+    void update(double lr_multiplier, std::int64_t) {
         using T = typename B::scalar;
-        detail::check_lr_multiplier("recur::muon", lr_multiplier);
-        const double lr = options_.lr * lr_multiplier;
-        grads_.assign(params_.size(), nullptr);
-        for (std::size_t i = 0; i < params_.size(); ++i) {
-            const Tensor<B>& g = detail::checked_grad("recur::muon", params_[i], momentum_[i].shape());
+        const muon_options& o = this->options_;
+        const auto& params = this->params_;
+        const double lr = o.lr * lr_multiplier;
+        grads_.assign(params.size(), nullptr);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            const Tensor<B>& g = detail::checked_grad("recur::muon", params[i], momentum_[i].shape());
             if (g.defined()) grads_[i] = &g;
         }
         for (const auto& group : shape_groups_) {
@@ -159,71 +168,53 @@ public:
             for (std::size_t i : group)
                 if (grads_[i]) members_.push_back(i);
             if (members_.empty()) continue;
-            const Shape& shape = params_[members_.front()].tensor->shape();
+            const Shape& shape = params[members_.front()].tensor->shape();
             const std::int64_t rows = shape[0], cols = shape[1], n = rows * cols;
             const auto count = static_cast<std::int64_t>(members_.size());
             const Tensor<B> u = Tensor<B>::empty({count, rows, cols});  // the Nesterov directions, stacked
             for (std::int64_t j = 0; j < count; ++j) {
                 const std::size_t i = members_[static_cast<std::size_t>(j)];
-                kernels::muon_momentum<B>::run(momentum_[i].template data<T>(), u.template data<T>() + j * n,
-                                               grads_[i]->template data<T>(), n, static_cast<T>(options_.momentum));
+                kernels::muon_momentum<B>::run({.m = momentum_[i].template data<T>(),
+                                                .u = u.template data<T>() + j * n,
+                                                .g = grads_[i]->template data<T>(),
+                                                .n = n,
+                                                .beta = static_cast<T>(o.momentum)});
             }
-            const Tensor<B> x = newton_schulz(u, options_.ns_steps, options_.ns_precision.value_or(get_matmul_precision()));
-            const double s = muon_scale_factor(options_.scale, rows, cols);
+            const Tensor<B> x = newton_schulz(u, o.ns_steps, o.ns_precision.value_or(get_matmul_precision()));
+            const double s = muon_scale_factor(o.scale, rows, cols);
             for (std::int64_t j = 0; j < count; ++j) {
-                T* w = params_[members_[static_cast<std::size_t>(j)]].tensor->template data<T>();
-                kernels::muon_update<B>::run(w, x.template data<T>() + j * n, n,
-                                             static_cast<T>(1 - lr * options_.weight_decay), static_cast<T>(lr * s));
+                T* w = params[members_[static_cast<std::size_t>(j)]].tensor->template data<T>();
+                kernels::muon_update<B>::run({.w = w,
+                                              .x = x.template data<T>() + j * n,
+                                              .n = n,
+                                              .decay = static_cast<T>(1 - lr * o.weight_decay),
+                                              .step = static_cast<T>(lr * s)});
             }
         }
-        ++steps_;
     }
 
-    /// Zeroes every parameter's gradient (keeping its buffer).
-    void zero_grad() {
-        for (const auto& p : params_) p.tensor->zero_grad();
-    }
-
-    std::int64_t steps() const { return steps_; }
-    const muon_options& options() const { return options_; }
-    const std::vector<named_parameter<B>>& parameters() const { return params_; }
-
-    /// Writes "<parameter>.momentum_buffer" for every parameter, with {"optimizer": "muon", "steps",
-    /// "muon.lr", ...} as metadata, atomically.
-    void save_state(const std::filesystem::path& file) const {
-        detail::save_optimizer_state<B>(file, "muon", steps_, metadata(), state());
-    }
-
-    /// Restores what save_state wrote; see detail::load_optimizer_state for what is checked. The
-    /// options stay those given to the constructor.
-    void load_state(const std::filesystem::path& file) { steps_ = detail::load_optimizer_state<B>(file, "muon", state()); }
-
-private:
-    template <Backend>
-    friend class muon_adamw;
-
+    /// "<parameter>.momentum_buffer" for every parameter.
     std::vector<state_tensor<B>> state() const {
         std::vector<state_tensor<B>> out;
-        for (std::size_t i = 0; i < params_.size(); ++i) out.push_back({params_[i].name + ".momentum_buffer", momentum_[i]});
+        for (std::size_t i = 0; i < this->params_.size(); ++i)
+            out.push_back({this->params_[i].name + ".momentum_buffer", momentum_[i]});
         return out;
     }
 
     safetensors_metadata metadata() const {
-        return {{"muon.lr", detail::exact_string(options_.lr)},
-                {"muon.momentum", detail::exact_string(options_.momentum)},
-                {"muon.weight_decay", detail::exact_string(options_.weight_decay)},
-                {"muon.ns_steps", std::to_string(options_.ns_steps)},
-                {"muon.scale", options_.scale == muon_scale::spectral ? "spectral" : "match_adamw"},
-                {"muon.ns_precision", options_.ns_precision ? std::string(matmul_precision_name(*options_.ns_precision)) : "matmul"}};
+        const muon_options& o = this->options_;
+        return {{"muon.lr", detail::exact_string(o.lr)},
+                {"muon.momentum", detail::exact_string(o.momentum)},
+                {"muon.weight_decay", detail::exact_string(o.weight_decay)},
+                {"muon.ns_steps", std::to_string(o.ns_steps)},
+                {"muon.scale", o.scale == muon_scale::spectral ? "spectral" : "match_adamw"},
+                {"muon.ns_precision", o.ns_precision ? std::string(matmul_precision_name(*o.ns_precision)) : "matmul"}};
     }
 
-    std::vector<named_parameter<B>> params_;
-    muon_options options_;
     std::vector<Tensor<B>> momentum_;  // each its parameter's shape
     std::vector<std::vector<std::size_t>> shape_groups_;  // indices of same-shaped parameters, in order
-    std::vector<const Tensor<B>*> grads_;  // step()'s scratch, reused from step to step: each parameter's
+    std::vector<const Tensor<B>*> grads_;  // update()'s scratch, reused from step to step: each parameter's
     std::vector<std::size_t> members_;     // gradient (or null), and one group's parameters with a gradient
-    std::int64_t steps_ = 0;
 };
 
 }  // namespace recur

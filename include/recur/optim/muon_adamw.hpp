@@ -46,29 +46,16 @@ struct muon_adamw_options {
 /// own base learning rates times the same multiplier; the state file holds both groups' tensors
 /// and one step count. Satisfies recur::Optimizer.
 template <Backend B>
-class muon_adamw {
+class muon_adamw : public optimizer_base<muon_adamw<B>, B, muon_adamw_options> {
+    using base = optimizer_base<muon_adamw<B>, B, muon_adamw_options>;
+
 public:
-    using backend_type = B;
+    static constexpr std::string_view kind = "muon_adamw";
 
     /// Splits `params` (referenced, not copied) into the two groups. Throws recur::error if a rule
     /// sends a parameter that is not 2-D to Muon (naming it), or as muon and adamw do.
     explicit muon_adamw(std::vector<named_parameter<B>> params, const muon_adamw_options& options = {})
-        : muon_adamw(split(std::move(params), options), options) {}
-
-    /// One step of both groups with lr = (each group's base lr) * lr_multiplier.
-    void step(double lr_multiplier = 1.0) {
-        detail::check_lr_multiplier("recur::muon_adamw", lr_multiplier);
-        muon_.step(lr_multiplier);
-        adamw_.step(lr_multiplier);
-    }
-
-    /// Zeroes every parameter's gradient (keeping its buffer).
-    void zero_grad() {
-        muon_.zero_grad();
-        adamw_.zero_grad();
-    }
-
-    std::int64_t steps() const { return adamw_.steps(); }
+        : muon_adamw(params, split(params, options), options) {}
 
     /// The group of parameter `name`; recur::error if it is not one of this optimizer's.
     param_group group_of(const std::string& name) const {
@@ -76,35 +63,27 @@ public:
         check(it != groups_.end(), "recur::muon_adamw::group_of: '", name, "' is not a parameter of this optimizer");
         return it->second;
     }
-
     const muon<B>& muon_group() const { return muon_; }
     const adamw<B>& adamw_group() const { return adamw_; }
 
-    /// Writes both groups' state tensors ("<parameter>.momentum_buffer" for Muon parameters,
-    /// "<parameter>.exp_avg"/".exp_avg_sq" for AdamW ones) with {"optimizer": "muon_adamw", "steps",
-    /// "muon.lr", "adamw.lr", ...} as metadata, atomically.
-    void save_state(const std::filesystem::path& file) const {
-        safetensors_metadata meta = muon_.metadata();
-        meta.merge(adamw_.metadata());
-        detail::save_optimizer_state<B>(file, "muon_adamw", steps(), std::move(meta), state());
-    }
-
-    /// Restores what save_state wrote; a file from another grouping fails on the tensor names.
+    /// Restores what save_state wrote (both groups' tensors and the one step count); a file from
+    /// another grouping fails on the tensor names.
     void load_state(const std::filesystem::path& file) {
-        const std::int64_t steps = detail::load_optimizer_state<B>(file, "muon_adamw", state());
-        muon_.steps_ = steps;
-        adamw_.steps_ = steps;
+        base::load_state(file);
+        muon_.steps_ = adamw_.steps_ = this->steps_;
     }
 
 private:
+    friend base;
+
     struct groups {
         std::map<std::string, param_group> of;
         std::vector<named_parameter<B>> muon, adamw;
     };
 
-    static groups split(std::vector<named_parameter<B>> params, const muon_adamw_options& options) {
+    static groups split(const std::vector<named_parameter<B>>& params, const muon_adamw_options& options) {
         groups out;
-        for (auto& p : params) {
+        for (const auto& p : params) {
             check(p.tensor != nullptr && p.tensor->defined(), "recur::muon_adamw: parameter '", p.name, "' is undefined");
             param_group g = default_param_group(p.name, p.tensor->dim());
             for (const auto& rule : options.rules)
@@ -115,18 +94,34 @@ private:
             check(g == param_group::adamw || p.tensor->dim() == 2, "recur::muon_adamw: a rule sends parameter '", p.name,
                   "' of shape ", p.tensor->shape(), " to Muon, which updates 2-D weight matrices only");
             check(out.of.emplace(p.name, g).second, "recur::muon_adamw: two parameters are named '", p.name, "'");
-            (g == param_group::muon ? out.muon : out.adamw).push_back(std::move(p));
+            (g == param_group::muon ? out.muon : out.adamw).push_back(p);
         }
         return out;
     }
 
-    muon_adamw(groups g, const muon_adamw_options& options)
-        : groups_(std::move(g.of)), muon_(std::move(g.muon), options.muon), adamw_(std::move(g.adamw), options.adamw) {}
+    muon_adamw(std::vector<named_parameter<B>> params, groups g, const muon_adamw_options& options)
+        : base(std::move(params), options),
+          groups_(std::move(g.of)),
+          muon_(std::move(g.muon), options.muon),
+          adamw_(std::move(g.adamw), options.adamw) {}
+
+    /// Both groups step with their own base learning rates times the same multiplier.
+    void update(double lr_multiplier, std::int64_t t) {
+        muon_.update(lr_multiplier, t);
+        adamw_.update(lr_multiplier, t);
+        muon_.steps_ = adamw_.steps_ = t;
+    }
 
     std::vector<state_tensor<B>> state() const {
         auto out = muon_.state();
         for (auto& s : adamw_.state()) out.push_back(std::move(s));
         return out;
+    }
+
+    safetensors_metadata metadata() const {
+        safetensors_metadata meta = muon_.metadata();
+        meta.merge(adamw_.metadata());
+        return meta;
     }
 
     std::map<std::string, param_group> groups_;

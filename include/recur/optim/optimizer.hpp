@@ -1,5 +1,6 @@
-// The Optimizer concept and what every optimizer shares: parameter checks and the state file (one
-// .safetensors file of state tensors, with the optimizer kind, step count and options as metadata).
+// The Optimizer concept and what every optimizer shares: parameter checks, the state file (one
+// .safetensors file of state tensors, with the optimizer kind, step count and options as metadata),
+// and optimizer_base, the skeleton AdamW, Muon and Muon+AdamW are written on.
 // Not here: update rules (adamw.hpp, muon.hpp, muon_adamw.hpp) or gradient clipping (clip.hpp).
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <recur/core/error.hpp>
@@ -159,5 +161,67 @@ std::int64_t load_optimizer_state(const std::filesystem::path& path, std::string
 }
 
 }  // namespace detail
+
+/// The skeleton every optimizer shares (CRTP): the parameter list and its checks, the step count,
+/// step()'s check of the multiplier, zero_grad, and the state file. Derived supplies, privately
+/// (befriending optimizer_base):
+/// ```
+/// static constexpr std::string_view kind = "adamw";      // state-file tag; errors say "recur::adamw"
+/// void update(double lr_multiplier, std::int64_t t);     // one update; t is the 1-based step number
+/// std::vector<state_tensor<B>> state() const;            // the tensors save_state writes
+/// safetensors_metadata metadata() const;                 // its options, written beside them
+/// ```
+template <class Derived, Backend B, class Options>
+class optimizer_base {
+public:
+    using backend_type = B;
+
+    /// One update with every base learning rate times `lr_multiplier` (finite, >= 0); parameters
+    /// whose gradient is undefined are left as they are.
+    void step(double lr_multiplier = 1.0) {
+        detail::check_lr_multiplier(who(), lr_multiplier);
+        derived().update(lr_multiplier, steps_ + 1);
+        ++steps_;
+    }
+
+    /// Zeroes every parameter's gradient (keeping its buffer).
+    void zero_grad() {
+        for (const auto& p : params_) p.tensor->zero_grad();
+    }
+
+    /// Steps taken.
+    std::int64_t steps() const { return steps_; }
+    const Options& options() const { return options_; }
+    const std::vector<named_parameter<B>>& parameters() const { return params_; }
+
+    /// Writes every state tensor with {"optimizer": kind, "steps"} and the options as metadata, atomically.
+    void save_state(const std::filesystem::path& file) const {
+        detail::save_optimizer_state<B>(file, Derived::kind, steps_, derived().metadata(), derived().state());
+    }
+
+    /// Restores what save_state wrote; see detail::load_optimizer_state for what is checked. The
+    /// options stay those given to the constructor.
+    void load_state(const std::filesystem::path& file) {
+        steps_ = detail::load_optimizer_state<B>(file, Derived::kind, derived().state());
+    }
+
+protected:
+    /// References `params` (not copied: they must outlive the optimizer) after detail::check_parameters.
+    optimizer_base(std::vector<named_parameter<B>> params, const Options& options)
+        : params_(std::move(params)), options_(options) {
+        detail::check_parameters(who(), params_);
+    }
+
+    /// "recur::<kind>", the prefix of every error.
+    static std::string who() { return "recur::" + std::string(Derived::kind); }
+
+    std::vector<named_parameter<B>> params_;
+    Options options_;
+    std::int64_t steps_ = 0;
+
+private:
+    Derived& derived() { return static_cast<Derived&>(*this); }
+    const Derived& derived() const { return static_cast<const Derived&>(*this); }
+};
 
 }  // namespace recur

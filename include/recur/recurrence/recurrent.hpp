@@ -7,8 +7,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include <recur/kernels/random.hpp>
 #include <recur/nn/blocks.hpp>
 #include <recur/nn/config.hpp>
 #include <recur/nn/layers.hpp>
@@ -201,8 +203,13 @@ struct Recurrent {
         const double std = std::sqrt(2.0 / (5.0 * static_cast<double>(config.d_model))) * options.init_scale;
         Tensor<B> s = Tensor<B>::empty(e.shape());
         if (s.numel() > 0)
-            kernels::keyed_truncated_normal<B>::run(s.template data<typename B::scalar>(), e.size(0), e.size(1), e.size(2),
-                                                    keyed::mix(options.seed, step), pos0, std);
+            kernels::keyed_truncated_normal<B>::run({.out = s.template data<typename B::scalar>(),
+                                                     .batch = e.size(0),
+                                                     .t = e.size(1),
+                                                     .c = e.size(2),
+                                                     .base = keyed::mix(options.seed, step),
+                                                     .pos0 = pos0,
+                                                     .std = std});
         return s;
     }
 
@@ -240,14 +247,29 @@ private:
     }
 };
 
+/// The Recurrent whose prelude, core and coda are stacks of one block type: every model recur
+/// builds, retrofits, saves and loads (RecurrentOf<B> is Recurrent<B>; RecurrentOf<B, SandwichBlock<B>>).
+template <Backend B, class BlockT = LlamaBlock<B>>
+using RecurrentOf = Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>>;
+
+template <class M>
+inline constexpr bool is_recurrent_v = false;
+template <Backend B, class P, class C, class Q>
+inline constexpr bool is_recurrent_v<Recurrent<B, P, C, Q>> = true;
+
+/// A depth-recurrent model (some Recurrent<...>), as opposed to an ordinary decoder: the one
+/// predicate the trainer, the decoder and the tools branch on.
+template <class M>
+concept RecurrentModel = is_recurrent_v<std::remove_cvref_t<M>>;
+
 /// Builds a Recurrent model from a LlamaModel's layers, copying weights (no sharing with the source);
 /// embedding and head untied (a tied source head is copied from the embedding).
 template <Backend B, class BlockT>
-Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>> retrofit(const LlamaModel<B, BlockT>& source,
+RecurrentOf<B, BlockT> retrofit(const LlamaModel<B, BlockT>& source,
                                                                   const surgery_spec& spec, const recurrence_options& o,
                                                                   std::uint64_t seed) {
     spec.validate(static_cast<std::int64_t>(source.layers.size()));
-    Recurrent<B, Stack<BlockT>, Stack<BlockT>, Stack<BlockT>> m;
+    RecurrentOf<B, BlockT> m;
     m.config = source.config;
     m.options = o;
     m.rope_cache = source.rope_cache;

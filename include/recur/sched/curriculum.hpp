@@ -1,5 +1,5 @@
-// The curriculum over mean recurrence r_bar and backprop depth s (METHOD 3) as pure functions of the
-// optimizer step, in exact integer arithmetic. Not here: sampling (n, k) (sampler.hpp) or JSON (train/config.hpp).
+// The curriculum over mean recurrence r_bar and backprop depth s (docs/method.md section 6), one
+// ramp_schedule type for both, as pure functions of the optimizer step in exact integer arithmetic. Not here: sampling (n, k) (sampler.hpp) or JSON (train/config.hpp).
 #pragma once
 
 #include <algorithm>
@@ -76,51 +76,63 @@ inline std::int64_t ramp(ramp_kind kind, double warmup_fraction, std::int64_t st
 
 }  // namespace detail
 
-/// Mean recurrence r_bar per optimizer step: METHOD 3's curriculum,
-/// r_bar(step) = max(start, ceil(r_max * f(step / W))) during the warmup of W = ceil(warmup_fraction
-/// * total) steps (see steps_of_fraction), r_max after it; `constant` trains at r_max throughout.
-/// Published: linear with warmup 0.25, or 1-sqrt with warmup 0.75; r_max in {4, 8, 16, 32}.
-struct recurrence_curriculum {
-    ramp_kind kind = ramp_kind::linear;
+/// What a ramp schedules: its names (in errors, JSON and help) and its defaults. The mean recurrence
+/// r_bar and the backprop depth s follow the same ramp (docs/method.md section 6).
+struct mean_recurrence {
+    static constexpr const char* who = "recur::recurrence_curriculum";
+    static constexpr const char* section = "recurrence_curriculum";
+    static constexpr const char* max_key = "r_max";
+    static constexpr const char* kind_doc = "shape of the ramp of r_bar";
+    static constexpr const char* start_doc = "smallest r_bar, >= 1";
+    static constexpr const char* max_doc = "r_bar after the warmup, in [start, 2^31 - 1]";
+    static constexpr ramp_kind default_kind = ramp_kind::linear;
+    static constexpr std::int64_t default_max = 4;
+};
+struct backprop_depth {
+    static constexpr const char* who = "recur::backprop_schedule";
+    static constexpr const char* section = "backprop_schedule";
+    static constexpr const char* max_key = "s_max";
+    static constexpr const char* kind_doc = "shape of the ramp of s";
+    static constexpr const char* start_doc = "smallest s, >= 1";
+    static constexpr const char* max_doc = "s after the warmup (then min(s, r_bar)), in [start, 2^31 - 1]";
+    static constexpr ramp_kind default_kind = ramp_kind::constant;
+    static constexpr std::int64_t default_max = 8;
+};
+
+/// An integer quantity per optimizer step, ramped from `start` up to `max`:
+/// value(step) = max(start, ceil(max * f(step / W))) during the warmup of W = ceil(warmup_fraction
+/// * total) steps (see steps_of_fraction), `max` after it; `constant` is `max` throughout.
+/// Published for r_bar: linear with warmup 0.25, or 1-sqrt with warmup 0.75; max in {4, 8, 16, 32}.
+template <class Quantity>
+struct ramp_schedule {
+    ramp_kind kind = Quantity::default_kind;
     double warmup_fraction = 0.25;  ///< fraction of the run spent ramping, in [0, 1]
-    std::int64_t start = 1;         ///< smallest r_bar, >= 1
-    std::int64_t r_max = 4;         ///< r_bar after the warmup, in [start, 2^31 - 1]
+    std::int64_t start = 1;         ///< smallest value, >= 1
+    std::int64_t max = Quantity::default_max;  ///< value after the warmup, in [start, 2^31 - 1]
 
     /// Throws recur::error naming the first field out of range.
-    void validate() const {
-        detail::check_ramp(warmup_fraction, start, r_max, "r_max", "recur::recurrence_curriculum");
-    }
+    void validate() const { detail::check_ramp(warmup_fraction, start, max, Quantity::max_key, Quantity::who); }
 
-    /// r_bar at `step` of a run of total_steps steps; exact (no floating-point ceil, see detail::ramp).
+    /// The value at `step` of a run of total_steps steps; exact (no floating-point ceil, see detail::ramp).
     /// requires: valid fields, total_steps >= 1, 0 <= step < total_steps; else recur::error naming
     /// the field or argument.
-    std::int64_t mean_r(std::int64_t step, std::int64_t total_steps) const {
+    std::int64_t at(std::int64_t step, std::int64_t total_steps) const {
         validate();
-        return detail::ramp(kind, warmup_fraction, start, r_max, step, total_steps, "recur::recurrence_curriculum");
+        return detail::ramp(kind, warmup_fraction, start, max, step, total_steps, Quantity::who);
     }
 };
 
-/// Backprop depth s per optimizer step: the same ramp as the curriculum, from start up to s_max,
-/// then s = min(s, r_bar) (METHOD 3: "if r_bar < s then s = r_bar"). The default, `constant`, is the
-/// fixed s = s_max clamped to r_bar.
-struct backprop_schedule {
-    ramp_kind kind = ramp_kind::constant;
-    double warmup_fraction = 0.25;  ///< fraction of the run spent ramping, in [0, 1]
-    std::int64_t start = 1;         ///< smallest s, >= 1
-    std::int64_t s_max = 8;         ///< s after the warmup, in [start, 2^31 - 1]
+/// Mean recurrence r_bar per optimizer step (the curriculum).
+using recurrence_curriculum = ramp_schedule<mean_recurrence>;
+/// Backprop depth s per optimizer step, before the clamp to r_bar (backprop_depth_at).
+using backprop_schedule = ramp_schedule<backprop_depth>;
 
-    /// Throws recur::error naming the first field out of range.
-    void validate() const { detail::check_ramp(warmup_fraction, start, s_max, "s_max", "recur::backprop_schedule"); }
-
-    /// s at `step` of a run of total_steps steps, given that step's r_bar.
-    /// requires: valid fields, total_steps >= 1, 0 <= step < total_steps, r_bar >= 1; else
-    /// recur::error naming the field or argument.
-    std::int64_t depth(std::int64_t step, std::int64_t total_steps, std::int64_t r_bar) const {
-        validate();
-        check(r_bar >= 1, "recur::backprop_schedule: r_bar must be >= 1, got ", r_bar);
-        return std::min(r_bar, detail::ramp(kind, warmup_fraction, start, s_max, step, total_steps,
-                                            "recur::backprop_schedule"));
-    }
-};
+/// The backprop depth at `step`: the schedule's s, never above that step's r_bar ("if r_bar < s then
+/// s = r_bar"). requires r_bar >= 1 and what ramp_schedule::at requires; else recur::error.
+inline std::int64_t backprop_depth_at(const backprop_schedule& s, std::int64_t step, std::int64_t total_steps,
+                                      std::int64_t r_bar) {
+    check(r_bar >= 1, "recur::backprop_schedule: r_bar must be >= 1, got ", r_bar);
+    return std::min(r_bar, s.at(step, total_steps));
+}
 
 }  // namespace recur

@@ -76,20 +76,14 @@ inline constexpr auto lr_schedule_fields = std::tuple{
     field("min_ratio", &lr_schedule::min_ratio, "multiplier reached at the end of a decay, in [0, 1]"),
 };
 
-/// "curriculum": {"kind": "linear" | "1-sqrt" | "constant", "warmup_fraction", "start", "r_max"}.
-inline constexpr auto recurrence_curriculum_fields = std::tuple{
-    enum_field("kind", &recurrence_curriculum::kind, ramp_kind_names, "shape of the ramp of r_bar"),
-    field("warmup_fraction", &recurrence_curriculum::warmup_fraction, "fraction of the run spent ramping, in [0, 1]"),
-    field("start", &recurrence_curriculum::start, "smallest r_bar, >= 1"),
-    field("r_max", &recurrence_curriculum::r_max, "r_bar after the warmup, in [start, 2^31 - 1]"),
-};
-
-/// "backprop": {"kind": "linear" | "1-sqrt" | "constant", "warmup_fraction", "start", "s_max"}.
-inline constexpr auto backprop_schedule_fields = std::tuple{
-    enum_field("kind", &backprop_schedule::kind, ramp_kind_names, "shape of the ramp of s"),
-    field("warmup_fraction", &backprop_schedule::warmup_fraction, "fraction of the run spent ramping, in [0, 1]"),
-    field("start", &backprop_schedule::start, "smallest s, >= 1"),
-    field("s_max", &backprop_schedule::s_max, "s after the warmup (then min(s, r_bar)), in [start, 2^31 - 1]"),
+/// "curriculum": {"kind": "linear" | "1-sqrt" | "constant", "warmup_fraction", "start", "r_max"};
+/// "backprop": the same with "s_max".
+template <class Q>
+inline constexpr auto ramp_schedule_fields = std::tuple{
+    enum_field("kind", &ramp_schedule<Q>::kind, ramp_kind_names, Q::kind_doc),
+    field("warmup_fraction", &ramp_schedule<Q>::warmup_fraction, "fraction of the run spent ramping, in [0, 1]"),
+    field("start", &ramp_schedule<Q>::start, Q::start_doc),
+    field(Q::max_key, &ramp_schedule<Q>::max, Q::max_doc),
 };
 
 namespace detail {
@@ -109,8 +103,10 @@ T read_section(const nlohmann::json& j, const std::string& where, const char* na
 }  // namespace detail
 
 inline nlohmann::json to_json(const lr_schedule& s) { return write_fields(s, lr_schedule_fields); }
-inline nlohmann::json to_json(const recurrence_curriculum& c) { return write_fields(c, recurrence_curriculum_fields); }
-inline nlohmann::json to_json(const backprop_schedule& b) { return write_fields(b, backprop_schedule_fields); }
+template <class Q>
+nlohmann::json to_json(const ramp_schedule<Q>& s) {
+    return write_fields(s, ramp_schedule_fields<Q>);
+}
 
 /// Reads an lr_schedule; missing keys keep their defaults; unknown keys, wrong types, unknown kinds
 /// and invalid values throw recur::error naming the key (prefixed by `where` when given).
@@ -118,27 +114,24 @@ inline lr_schedule lr_schedule_from_json(const nlohmann::json& j, const std::str
     return detail::read_section<lr_schedule>(j, where, "lr_schedule", lr_schedule_fields);
 }
 
-/// Reads a recurrence_curriculum, as lr_schedule_from_json does.
-inline recurrence_curriculum recurrence_curriculum_from_json(const nlohmann::json& j, const std::string& where = "") {
-    return detail::read_section<recurrence_curriculum>(j, where, "recurrence_curriculum", recurrence_curriculum_fields);
-}
-
-/// Reads a backprop_schedule, as lr_schedule_from_json does.
-inline backprop_schedule backprop_schedule_from_json(const nlohmann::json& j, const std::string& where = "") {
-    return detail::read_section<backprop_schedule>(j, where, "backprop_schedule", backprop_schedule_fields);
+/// Reads a recurrence_curriculum or backprop_schedule (Q: mean_recurrence or backprop_depth), as
+/// lr_schedule_from_json does.
+template <class Q>
+ramp_schedule<Q> ramp_schedule_from_json(const nlohmann::json& j, const std::string& where = "") {
+    return detail::read_section<ramp_schedule<Q>>(j, where, Q::section, ramp_schedule_fields<Q>);
 }
 
 namespace detail {
 inline lr_schedule read_lr_section(const nlohmann::json& j, const std::string& w) { return lr_schedule_from_json(j, w); }
-inline recurrence_curriculum read_curriculum_section(const nlohmann::json& j, const std::string& w) {
-    return recurrence_curriculum_from_json(j, w);
-}
-inline backprop_schedule read_backprop_section(const nlohmann::json& j, const std::string& w) {
-    return backprop_schedule_from_json(j, w);
-}
 inline nlohmann::json write_lr_section(const lr_schedule& s) { return to_json(s); }
-inline nlohmann::json write_curriculum_section(const recurrence_curriculum& c) { return to_json(c); }
-inline nlohmann::json write_backprop_section(const backprop_schedule& b) { return to_json(b); }
+template <class Q>
+ramp_schedule<Q> read_ramp_section(const nlohmann::json& j, const std::string& w) {
+    return ramp_schedule_from_json<Q>(j, w);
+}
+template <class Q>
+nlohmann::json write_ramp_section(const ramp_schedule<Q>& s) {
+    return to_json(s);
+}
 }  // namespace detail
 
 /// "train": the keys of train_config, in the order validate() checks them.
@@ -152,9 +145,11 @@ inline constexpr auto train_config_fields = std::tuple{
                                             "multiplier of the optimizer's base learning rates",
                                             detail::read_lr_section, detail::write_lr_section},
     json_section<train_config, recurrence_curriculum>{"curriculum", &train_config::curriculum, "r_bar per step",
-                                                      detail::read_curriculum_section, detail::write_curriculum_section},
+                                                      detail::read_ramp_section<mean_recurrence>,
+                                                      detail::write_ramp_section<mean_recurrence>},
     json_section<train_config, backprop_schedule>{"backprop", &train_config::backprop, "s per step",
-                                                  detail::read_backprop_section, detail::write_backprop_section},
+                                                  detail::read_ramp_section<backprop_depth>,
+                                                  detail::write_ramp_section<backprop_depth>},
     enum_field("split", &train_config::split, split_mode_names, "how each micro-batch's (n, k) is chosen"),
     field("sigma", &train_config::sigma, "the sampler's log-normal sigma, > 0"),
     field("seed", &train_config::seed, "seeds the (n, k) draws"),
@@ -203,8 +198,8 @@ inline std::string train_config_help() {
         out.insert(end, text);
     };
     sub("lr_schedule", fields_help(lr_schedule_fields, lr_schedule{}, "    "));
-    sub("curriculum", fields_help(recurrence_curriculum_fields, recurrence_curriculum{}, "    "));
-    sub("backprop", fields_help(backprop_schedule_fields, backprop_schedule{}, "    "));
+    sub("curriculum", fields_help(ramp_schedule_fields<mean_recurrence>, recurrence_curriculum{}, "    "));
+    sub("backprop", fields_help(ramp_schedule_fields<backprop_depth>, backprop_schedule{}, "    "));
     return out;
 }
 

@@ -53,11 +53,6 @@ concept TrainingData = requires(D& d, const D& c, std::int64_t i, const nlohmann
 };
 
 namespace detail {
-template <class M>
-inline constexpr bool is_recurrent_v = false;
-template <Backend B, class P, class C, class Q>
-inline constexpr bool is_recurrent_v<Recurrent<B, P, C, Q>> = true;
-
 /// Names the parameters whose gradient holds a NaN or an infinity: "the gradient of 'x' is not
 /// finite (3 of 4096 values)", plus how many other parameters share the fault. Empty when none does.
 template <Backend B>
@@ -134,9 +129,9 @@ public:
         }
         const auto start = std::chrono::steady_clock::now();
         // A non-recurrent model has no curriculum: it reports r 1 (n 0, k 1).
-        constexpr bool recurrent = detail::is_recurrent_v<Model>;
-        const std::int64_t r_bar = recurrent ? config_.curriculum.mean_r(step_, config_.steps) : 1;
-        const std::int64_t s = recurrent ? config_.backprop.depth(step_, config_.steps, r_bar) : 1;
+        constexpr bool recurrent = RecurrentModel<Model>;
+        const std::int64_t r_bar = recurrent ? config_.curriculum.at(step_, config_.steps) : 1;
+        const std::int64_t s = recurrent ? backprop_depth_at(config_.backprop, step_, config_.steps, r_bar) : 1;
         const double lr = config_.lr(step_, config_.steps);
         step_metrics m;
         m.total = config_.steps;
@@ -305,7 +300,7 @@ public:
 
 private:
     nlohmann::json model_config_json() const {
-        if constexpr (detail::is_recurrent_v<Model>)
+        if constexpr (RecurrentModel<Model>)
             return recur_model_config_json(model_);
         else
             return hf_config_to_json(model_.config);

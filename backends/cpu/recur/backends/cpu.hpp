@@ -24,6 +24,7 @@ static_assert(Backend<cpu>);
 
 #include <recur/backends/cpu/activation.hpp>
 #include <recur/backends/cpu/attention.hpp>
+#include <recur/backends/cpu/copy.hpp>
 #include <recur/backends/cpu/core.hpp>
 #include <recur/backends/cpu/cross_entropy.hpp>
 #include <recur/backends/cpu/elementwise.hpp>

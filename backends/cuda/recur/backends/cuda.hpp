@@ -68,6 +68,7 @@ inline bool cuda_available() {
 
 }  // namespace recur
 
+#include <recur/backends/cuda/copy.cuh>
 #include <recur/backends/cuda/core.cuh>
 #include <recur/backends/cuda/elementwise.cuh>
 #include <recur/backends/cuda/gemm.cuh>

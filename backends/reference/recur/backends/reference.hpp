@@ -28,7 +28,7 @@ static_assert(Backend<reference> && Backend<reference64>);
 
 #include <recur/backends/reference/activation.hpp>
 #include <recur/backends/reference/attention.hpp>
-#include <recur/backends/reference/core.hpp>
+#include <recur/backends/reference/copy.hpp>
 #include <recur/backends/reference/cross_entropy.hpp>
 #include <recur/backends/reference/elementwise.hpp>
 #include <recur/backends/reference/embedding.hpp>

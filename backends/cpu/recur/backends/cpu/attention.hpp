@@ -10,7 +10,7 @@
 #include <utility>
 
 #include <recur/backends/cpu/core.hpp>
-#include <recur/ops/attention.hpp>
+#include <recur/kernels/attention.hpp>
 
 namespace recur::cpu_detail {
 
@@ -91,7 +91,9 @@ struct attention_plan {
     static constexpr std::int64_t query_tile = 32;       // Br
     std::int64_t batch, tq, tk, heads, kv_heads, group, d, dp, offset, tk_pad;
 
-    explicit attention_plan(const attention_args<float>& a)
+    /// From the shapes of an attention_forward_args<float> or attention_backward_args<float>.
+    template <class Args>
+    explicit attention_plan(const Args& a)
         : batch(a.batch), tq(a.tq), tk(a.tk), heads(a.heads), kv_heads(a.kv_heads), group(a.heads / a.kv_heads),
           d(a.head_dim), dp(round_up(a.head_dim, lanes)), offset(a.tk - a.tq), tk_pad(round_up(a.tk, key_tile)) {}
 
@@ -144,7 +146,7 @@ template <>
 struct attention<cpu> {
     /// o and lse, one task per (batch, head, query tile), the latest (heaviest under the causal
     /// mask) tiles first.
-    static void forward(const attention_args<float>& a) {
+    static void forward(const attention_forward_args<float>& a) {
         using namespace cpu_detail;
         const attention_plan P(a);
         constexpr std::int64_t Br = attention_plan::query_tile;
@@ -162,7 +164,7 @@ struct attention<cpu> {
     /// and sums dS K for the kv head's query heads into a dq partial. With one chunk (the usual case)
     /// the task owns those dq rows and writes them itself; with several (too few (batch, kv head)
     /// pairs to keep the threads busy) the partials are summed into dq afterwards.
-    static void backward(const attention_args<float>& a) {
+    static void backward(const attention_backward_args<float>& a) {
         using namespace cpu_detail;
         const attention_plan P(a);
         constexpr std::int64_t Bc = attention_plan::key_tile;
@@ -208,8 +210,8 @@ private:
     /// Query rows [i0, i0 + nr) of head h: online softmax over the key tiles they see. Scores are
     /// kept transposed, (keys, queries): K and V are then read in place as broadcast operands, and
     /// the running max and sum of every query are plain vertical (lane-wise) reductions.
-    static void forward_tile(const attention_args<float>& a, const cpu_detail::attention_plan& P, std::int64_t b,
-                             std::int64_t h, std::int64_t i0, std::int64_t nr) {
+    static void forward_tile(const attention_forward_args<float>& a, const cpu_detail::attention_plan& P,
+                             std::int64_t b, std::int64_t h, std::int64_t i0, std::int64_t nr) {
         using namespace cpu_detail;
         constexpr std::int64_t Bc = attention_plan::key_tile, Br = attention_plan::query_tile;
         static_assert(Br % lanes == 0);
@@ -268,8 +270,8 @@ private:
     /// delta (group, tq) = rowsum(dO * O) for the query heads of kv head kvh, each row by the fmadd
     /// sequence of the tile kernel's dO V^T (rows interleaved to overlap the chains): where O is
     /// exactly V (a query that sees one key), dP - delta is then exactly 0.
-    static void row_delta(const attention_args<float>& a, const cpu_detail::attention_plan& P, std::int64_t b,
-                          std::int64_t kvh, float* delta) {
+    static void row_delta(const attention_backward_args<float>& a, const cpu_detail::attention_plan& P,
+                          std::int64_t b, std::int64_t kvh, float* delta) {
         using namespace cpu_detail;
         constexpr std::int64_t block = 8;
         for (std::int64_t g = 0; g < P.group; ++g)
@@ -287,8 +289,9 @@ private:
 
     /// Key tile kt of kv head kvh against every query row (of its query heads) that sees it:
     /// writes dk and dv of those keys and adds dS K into dq_part (group, tq, dp), unscaled.
-    static void backward_key_tile(const attention_args<float>& a, const cpu_detail::attention_plan& P, std::int64_t b,
-                                  std::int64_t kvh, std::int64_t key_tile, const float* delta, float* dq_part) {
+    static void backward_key_tile(const attention_backward_args<float>& a, const cpu_detail::attention_plan& P,
+                                  std::int64_t b, std::int64_t kvh, std::int64_t key_tile, const float* delta,
+                                  float* dq_part) {
         using namespace cpu_detail;
         constexpr std::int64_t Bc = attention_plan::key_tile, Br = attention_plan::query_tile;
         const std::int64_t d = P.d, dp = P.dp, j0 = key_tile * Bc, nj = std::min(Bc, P.tk - j0);

@@ -8,15 +8,17 @@
 #include <cstdint>
 
 #include <recur/backends/cpu/core.hpp>
-#include <recur/optim/kernels.hpp>
+#include <recur/kernels/optim.hpp>
 
 namespace recur::kernels {
 
 template <>
 struct sum_squares<cpu> {
     /// out[0] = sum of x^2 in double: fixed-size blocks summed in parallel, then added in order.
-    static void run(double* out, const float* x, std::int64_t n) {
+    static void run(const sum_squares_args<float>& a) {
         using namespace cpu_detail;
+        const float* const x = a.x;
+        const std::int64_t n = a.n;
         constexpr std::int64_t block = std::int64_t{1} << 14;
         const std::int64_t blocks = (n + block - 1) / block;
         struct tag;
@@ -33,18 +35,21 @@ struct sum_squares<cpu> {
         });
         double total = 0;
         for (std::int64_t c = 0; c < blocks; ++c) total += partial[c];
-        out[0] = total;
+        a.out[0] = total;
     }
 };
 
 template <>
 struct adamw_update<cpu> {
-    static void run(float* w, float* m, float* v, const float* g, std::int64_t n, const adamw_coefficients& c) {
+    static void run(const adamw_update_args<float>& a) {
         using namespace cpu_detail;
+        float *const w = a.w, *const m = a.m, *const v = a.v;
+        const float* const g = a.g;
+        const adamw_coefficients& c = a.coefficients;
         const float decay = static_cast<float>(c.decay), b1 = static_cast<float>(c.beta1), b2 = static_cast<float>(c.beta2);
         const float step = static_cast<float>(c.step_size), inv_bias2 = static_cast<float>(c.inv_sqrt_bias2);
         const float eps = static_cast<float>(c.eps);
-        simd_map(n, 8, [&]<class V>(std::int64_t i) {
+        simd_map(a.n, 8, [&]<class V>(std::int64_t i) {
             using std::sqrt;
             const V gi = load<V>(g + i);
             const V mi = V(b1) * load<V>(m + i) + V(1.0f - b1) * gi;
@@ -58,9 +63,12 @@ struct adamw_update<cpu> {
 
 template <>
 struct muon_momentum<cpu> {
-    static void run(float* m, float* u, const float* g, std::int64_t n, float beta) {
+    static void run(const muon_momentum_args<float>& a) {
         using namespace cpu_detail;
-        simd_map(n, 1, [&]<class V>(std::int64_t i) {
+        float *const m = a.m, *const u = a.u;
+        const float* const g = a.g;
+        const float beta = a.beta;
+        simd_map(a.n, 1, [&]<class V>(std::int64_t i) {
             const V gi = V(1.0f - beta) * load<V>(g + i);
             const V mi = V(beta) * load<V>(m + i) + gi;
             write(m + i, mi);
@@ -71,9 +79,12 @@ struct muon_momentum<cpu> {
 
 template <>
 struct muon_update<cpu> {
-    static void run(float* w, const float* x, std::int64_t n, float decay, float step) {
+    static void run(const muon_update_args<float>& a) {
         using namespace cpu_detail;
-        simd_map(n, 1, [&]<class V>(std::int64_t i) { write(w + i, load<V>(w + i) * V(decay) - V(step) * load<V>(x + i)); });
+        float* const w = a.w;
+        const float* const x = a.x;
+        const float decay = a.decay, step = a.step;
+        simd_map(a.n, 1, [&]<class V>(std::int64_t i) { write(w + i, load<V>(w + i) * V(decay) - V(step) * load<V>(x + i)); });
     }
 };
 

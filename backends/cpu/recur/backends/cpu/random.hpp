@@ -10,6 +10,7 @@
 
 #include <recur/backends/cpu/core.hpp>
 #include <recur/core/random.hpp>
+#include <recur/kernels/random.hpp>
 
 namespace recur::cpu_detail {
 
@@ -28,9 +29,12 @@ namespace recur::kernels {
 
 template <>
 struct keyed_truncated_normal<cpu> {
-    static void run(float* out, std::int64_t batch, std::int64_t t, std::int64_t c, std::uint64_t base, std::int64_t pos0,
-                    double std) {
+    static void run(const keyed_truncated_normal_args<float>& a) {
         using namespace cpu_detail;
+        float* const out = a.out;
+        const std::int64_t batch = a.batch, t = a.t, c = a.c, pos0 = a.pos0;
+        const std::uint64_t base = a.base;
+        const double std = a.std;
         constexpr std::int64_t n = dbatch::size;
         parallel_rows(batch * t, c * 16, [&](std::int64_t begin, std::int64_t end) {
             alignas(64) std::uint64_t first[n];

@@ -1,9 +1,9 @@
-// CUDA kernels for tensors themselves (fill, strided copy / accumulate, add-into) on the one kernel family
-// every cuda kernel shares: a grid-stride loop over a functor. Not here: op kernels; non-default streams.
+// What every cuda kernel shares: one kernel family, a grid-stride loop over a functor (for_each_index),
+// and its launch on the default stream. Not here: any kernel (fill and the copies are in copy.cuh; one
+// file per family); non-default streams.
 #pragma once
 
 #include <algorithm>
-#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -30,87 +30,4 @@ void launch(const char* kernel, std::int64_t n, const F& f) {
     detail::cuda_check(cudaGetLastError(), "launch of the `", kernel, "` kernel");
 }
 
-template <class E>
-struct fill_fn {
-    E* dst;
-    E value;
-    __device__ void operator()(std::int64_t i) const { dst[i] = value; }
-};
-
-template <class E, bool Accumulate>
-struct copy_strided_fn {
-    E* dst;
-    const E* src;
-    std::int64_t dst_strides[4], src_strides[4], shape[4];
-
-    __device__ void operator()(std::int64_t i) const {
-        std::int64_t d = 0, s = 0;
-#pragma unroll
-        for (int k = 3; k >= 0; --k) {  // i is the row-major position in `shape`
-            const std::int64_t ik = i % shape[k];
-            i /= shape[k];
-            d += ik * dst_strides[k];
-            s += ik * src_strides[k];
-        }
-        if constexpr (Accumulate) dst[d] += src[s];
-        else dst[d] = src[s];
-    }
-};
-
-template <class E, bool Accumulate>
-void copy_strided(E* dst, const index4& dst_strides, const E* src, const index4& src_strides, const index4& shape) {
-    copy_strided_fn<E, Accumulate> f{dst, src, {}, {}, {}};
-    std::int64_t n = 1;
-    for (std::size_t k = 0; k < 4; ++k) {
-        f.dst_strides[k] = dst_strides.v[k];
-        f.src_strides[k] = src_strides.v[k];
-        f.shape[k] = shape.v[k];
-        n *= shape.v[k];
-    }
-    launch(Accumulate ? "copy_strided (accumulate)" : "copy_strided", n, f);
-}
-
-template <class T>
-struct add_into_fn {
-    T* dst;
-    const T* src;
-    __device__ void operator()(std::int64_t i) const { dst[i] += src[i]; }
-};
-
 }  // namespace recur::cuda_detail
-
-namespace recur::kernels {
-
-template <>
-struct fill<cuda> {
-    template <class E>
-    static void run(E* dst, std::int64_t n, E value) {
-        cuda_detail::launch("fill", n, cuda_detail::fill_fn<E>{dst, value});
-    }
-};
-
-template <>
-struct copy_strided<cuda> {
-    /// Accumulation is for floating-point E only (gradients); asking it of another type throws.
-    template <class E>
-    static void run(E* dst, const index4& dst_strides, const E* src, const index4& src_strides, const index4& shape,
-                    bool accumulate) {
-        if constexpr (std::is_floating_point_v<E>) {
-            if (accumulate) return cuda_detail::copy_strided<E, true>(dst, dst_strides, src, src_strides, shape);
-        } else {
-            check(!accumulate, "recur::cuda copy_strided: accumulation needs a floating-point element type, got ",
-                  sizeof(E), "-byte integers");
-        }
-        cuda_detail::copy_strided<E, false>(dst, dst_strides, src, src_strides, shape);
-    }
-};
-
-template <>
-struct add_into<cuda> {
-    template <class T>
-    static void run(T* dst, const T* src, std::int64_t n) {
-        cuda_detail::launch("add_into", n, cuda_detail::add_into_fn<T>{dst, src});
-    }
-};
-
-}  // namespace recur::kernels

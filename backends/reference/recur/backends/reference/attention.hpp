@@ -9,7 +9,7 @@
 #include <limits>
 #include <vector>
 
-#include <recur/ops/attention.hpp>
+#include <recur/kernels/attention.hpp>
 
 namespace recur {
 template <class T> struct basic_reference;
@@ -19,8 +19,10 @@ namespace recur::kernels {
 
 template <class T>
 struct attention<basic_reference<T>> {
+    /// Offsets into q and o (q_at), k and v (kv_at) and lse (lse_at); Args: the forward or backward args.
+    template <class Args>
     struct layout {
-        const attention_args<T>& a;
+        const Args& a;
         std::int64_t q_at(std::int64_t b, std::int64_t t, std::int64_t h) const { return ((b * a.tq + t) * a.heads + h) * a.head_dim; }
         std::int64_t kv_at(std::int64_t b, std::int64_t t, std::int64_t h) const { return ((b * a.tk + t) * a.kv_heads + h) * a.head_dim; }
         std::int64_t lse_at(std::int64_t b, std::int64_t h, std::int64_t t) const { return (b * a.heads + h) * a.tq + t; }
@@ -33,8 +35,8 @@ struct attention<basic_reference<T>> {
         return s;
     }
 
-    static void forward(const attention_args<T>& a) {
-        const layout L{a};
+    static void forward(const attention_forward_args<T>& a) {
+        const layout<attention_forward_args<T>> L{a};
         const std::int64_t group = a.heads / a.kv_heads, D = a.head_dim;
         std::vector<double> s(static_cast<std::size_t>(a.tk)), acc(static_cast<std::size_t>(D));
         for (std::int64_t b = 0; b < a.batch; ++b)
@@ -61,8 +63,8 @@ struct attention<basic_reference<T>> {
                 }
     }
 
-    static void backward(const attention_args<T>& a) {
-        const layout L{a};
+    static void backward(const attention_backward_args<T>& a) {
+        const layout<attention_backward_args<T>> L{a};
         const std::int64_t group = a.heads / a.kv_heads, D = a.head_dim;
         std::fill(a.dk, a.dk + a.batch * a.tk * a.kv_heads * D, T(0));
         std::fill(a.dv, a.dv + a.batch * a.tk * a.kv_heads * D, T(0));

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include <recur/core/random.hpp>
+#include <recur/kernels/random.hpp>
 
 namespace recur {
 template <class T> struct basic_reference;
@@ -14,8 +15,11 @@ namespace recur::kernels {
 
 template <class T>
 struct keyed_truncated_normal<basic_reference<T>> {
-    static void run(T* out, std::int64_t batch, std::int64_t t, std::int64_t c, std::uint64_t base, std::int64_t pos0,
-                    double std) {
+    static void run(const keyed_truncated_normal_args<T>& a) {
+        T* const out = a.out;
+        const std::int64_t batch = a.batch, t = a.t, c = a.c, pos0 = a.pos0;
+        const std::uint64_t base = a.base;
+        const double std = a.std;
         for (std::int64_t i = 0; i < batch; ++i)
             for (std::int64_t j = 0; j < t; ++j) {
                 const std::uint64_t row = keyed::row_key(base, i, pos0 + j);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <recur/backends/cpu.hpp>
 #include <recur/core/error.hpp>
 #include <recur/ops/matmul_precision.hpp>
 
@@ -93,7 +94,14 @@ int main(int argc, char** argv) {
             if (e.get_exit_code() == 0) return app.exit(e);  // --help
             throw recur_cli::usage_error(std::string(e.what()) + " (run with --help for the options)");
         }
-        recur::set_matmul_precision(recur::parse_matmul_precision(precision));
+        const recur::matmul_precision p = recur::parse_matmul_precision(precision);
+        // Every command runs on the cpu backend: a precision it cannot compute is a bad command line here.
+        recur_cli::usage_check(p != recur::matmul_precision::tf32,
+                               "--precision tf32: the cpu backend has no TF32 GEMM (it is cuda's); use f32 or bf16");
+        recur_cli::usage_check(p != recur::matmul_precision::bf16 || recur::cpu_has_bf16_matmul(),
+                               "--precision bf16: this CPU has no oneDNN bf16 matmul (it needs AMX or avx512_bf16); "
+                               "use f32");
+        recur::set_matmul_precision(p);
         for (const auto& c : commands)
             if (c.app->parsed()) return c.run();
         return 0;

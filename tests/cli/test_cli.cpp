@@ -71,13 +71,20 @@ TEST_CASE("recur eval, convert and eval again reproduce the stories260K referenc
     SECTION("with bf16 matmul operands (--precision after the subcommand) the loss stays within 0.01 nats") {
         r = run("eval --precision bf16 --model " + model + " --data " + tokens + " --json");
         INFO(r.output);
-        if (recur::test::cpu_runs_bf16("recur eval --precision bf16")) {
+        if (recur::cpu_has_bf16_matmul()) {  // else the usage error below is what is tested, not a skip
             REQUIRE(r.code == 0);
             CHECK(last_json_line(r.output)["loss"][0].get<double>() == Approx(want).margin(1e-2));
-        } else {  // the command says why it cannot run
+        } else {  // the command line asks for what this CPU cannot do: a usage error naming it
             CHECK(r.code == 2);
             CHECK(r.output.find("no oneDNN bf16 matmul") != std::string::npos);
         }
+    }
+
+    SECTION("--precision tf32 is a usage error naming the cpu backend") {
+        r = run("eval --precision tf32 --model " + model + " --data " + tokens + " --json");
+        INFO(r.output);
+        CHECK(r.code == 2);
+        CHECK(r.output.find("--precision tf32") != std::string::npos);
     }
 
     SECTION("through a recur model directory: all five layers, pass-through adapter, any r") {

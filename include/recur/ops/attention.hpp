@@ -13,6 +13,12 @@
 
 namespace recur {
 
+/// The kernel's shape of q (B, Tq, H, D) and k (B, Tk, Hkv, D).
+template <Backend B>
+attention_shape attention_shape_of(const Tensor<B>& q, const Tensor<B>& k) {
+    return {.batch = q.size(0), .tq = q.size(1), .tk = k.size(1), .heads = q.size(2), .kv_heads = k.size(2), .head_dim = q.size(3)};
+}
+
 template <Backend B>
 struct attention_op {
     static constexpr std::string_view name = "attention";
@@ -30,12 +36,7 @@ struct attention_op {
                                          .v = v.template data<T>(),
                                          .o = o.template data<T>(),
                                          .lse = lse.template data<T>(),
-                                         .batch = q.size(0),
-                                         .tq = q.size(1),
-                                         .tk = k.size(1),
-                                         .heads = q.size(2),
-                                         .kv_heads = k.size(2),
-                                         .head_dim = q.size(3),
+                                         .shape = attention_shape_of(q, k),
                                          .scale = static_cast<T>(scale)});
         g.accumulate(0, std::move(dq));
         g.accumulate(1, std::move(dk));
@@ -69,12 +70,7 @@ Tensor<B> attention(const Tensor<B>& q, const Tensor<B>& k, const Tensor<B>& v, 
                                         .q = qc.template data<T>(),
                                         .k = kc.template data<T>(),
                                         .v = vc.template data<T>(),
-                                        .batch = q.size(0),
-                                        .tq = q.size(1),
-                                        .tk = k.size(1),
-                                        .heads = q.size(2),
-                                        .kv_heads = k.size(2),
-                                        .head_dim = q.size(3),
+                                        .shape = attention_shape_of(q, k),
                                         .scale = static_cast<T>(scale)});
     if (recording(qc, kc, vc)) record(attention_op<B>{qc, kc, vc, o, lse, scale}, o, qc, kc, vc);
     return o;

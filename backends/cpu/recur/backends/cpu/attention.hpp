@@ -85,21 +85,16 @@ inline void tile_gemm(const tile_args& t) {
     }
 }
 
-/// Tile sizes and the (B, T, heads, D) addressing shared by forward and backward.
-struct attention_plan {
+/// The call's shape (and its addressing) with the tile sizes shared by forward and backward.
+struct attention_plan : attention_shape {
     static constexpr std::int64_t key_tile = 4 * lanes;  // Bc: one register block of scores per row
     static constexpr std::int64_t query_tile = 32;       // Br
-    std::int64_t batch, tq, tk, heads, kv_heads, group, d, dp, offset, tk_pad;
+    std::int64_t d, dp, offset, tk_pad;                  // D, D rounded up to whole vectors, Tk - Tq, Tk in key tiles
 
-    /// From the shapes of an attention_forward_args<float> or attention_backward_args<float>.
-    template <class Args>
-    explicit attention_plan(const Args& a)
-        : batch(a.batch), tq(a.tq), tk(a.tk), heads(a.heads), kv_heads(a.kv_heads), group(a.heads / a.kv_heads),
-          d(a.head_dim), dp(round_up(a.head_dim, lanes)), offset(a.tk - a.tq), tk_pad(round_up(a.tk, key_tile)) {}
+    explicit attention_plan(const attention_shape& s)
+        : attention_shape(s), d(s.head_dim), dp(round_up(s.head_dim, lanes)), offset(s.tk - s.tq),
+          tk_pad(round_up(s.tk, key_tile)) {}
 
-    std::int64_t q_at(std::int64_t b, std::int64_t i, std::int64_t h) const { return ((b * tq + i) * heads + h) * d; }
-    std::int64_t kv_at(std::int64_t b, std::int64_t j, std::int64_t h) const { return ((b * tk + j) * kv_heads + h) * d; }
-    std::int64_t lse_at(std::int64_t b, std::int64_t h, std::int64_t i) const { return (b * heads + h) * tq + i; }
     std::int64_t q_stride() const { return heads * d; }
     std::int64_t kv_stride() const { return kv_heads * d; }
 
@@ -148,7 +143,7 @@ struct attention<cpu> {
     /// mask) tiles first.
     static void forward(const attention_forward_args<float>& a) {
         using namespace cpu_detail;
-        const attention_plan P(a);
+        const attention_plan P(a.shape);
         constexpr std::int64_t Br = attention_plan::query_tile;
         const std::int64_t q_tiles = (P.tq + Br - 1) / Br, bh = P.batch * P.heads;
         // Useful work of a task: its real query rows (decoding has one) against the keys they see.
@@ -166,13 +161,13 @@ struct attention<cpu> {
     /// pairs to keep the threads busy) the partials are summed into dq afterwards.
     static void backward(const attention_backward_args<float>& a) {
         using namespace cpu_detail;
-        const attention_plan P(a);
+        const attention_plan P(a.shape);
         constexpr std::int64_t Bc = attention_plan::key_tile;
         const std::int64_t key_tiles = P.tk_pad / Bc, pairs = P.batch * P.kv_heads;
         const std::int64_t chunks =
             std::clamp<std::int64_t>((4 * omp_get_max_threads() + pairs - 1) / pairs, 1, key_tiles);
         const std::int64_t tiles_per_chunk = (key_tiles + chunks - 1) / chunks;
-        const std::int64_t rows = P.group * P.tq * P.dp;  // one dq partial: (group, tq, dp)
+        const std::int64_t rows = P.group() * P.tq * P.dp;  // one dq partial: (group, tq, dp)
         float* shared = chunks > 1 ? thread_buffer<attention_dq_tag>(static_cast<std::size_t>(pairs * chunks * rows)) : nullptr;
         // dq[b, i, h] = scale * sum of the partials of (b, h's kv head), read at part(b, h, i) + c * rows.
         const auto write_dq = [&](std::int64_t b, std::int64_t i, std::int64_t h, const float* part, std::int64_t count) {
@@ -183,7 +178,7 @@ struct attention<cpu> {
                 write(out + x, V(a.scale) * sum);
             });
         };
-        const std::int64_t cost = tiles_per_chunk * Bc * P.group * std::max<std::int64_t>(P.tq / 2, 1) * P.d * 10;
+        const std::int64_t cost = tiles_per_chunk * Bc * P.group() * std::max<std::int64_t>(P.tq / 2, 1) * P.d * 10;
         parallel_for(pairs * chunks, cost, [&](std::int64_t task) {
             const std::int64_t chunk = task / pairs, pair = task % pairs;
             const std::int64_t b = pair / P.kv_heads, kvh = pair % P.kv_heads;
@@ -191,18 +186,18 @@ struct attention<cpu> {
             float* dq_part = shared ? shared + (pair * chunks + chunk) * rows
                                     : thread_buffer<attention_dq_tag>(static_cast<std::size_t>(rows));
             std::fill(dq_part, dq_part + rows, 0.0f);
-            float* delta = thread_buffer<attention_delta_tag>(static_cast<std::size_t>(P.group * P.tq));
+            float* delta = thread_buffer<attention_delta_tag>(static_cast<std::size_t>(P.group() * P.tq));
             row_delta(a, P, b, kvh, delta);
             for (std::int64_t kt = t0; kt < t1; ++kt) backward_key_tile(a, P, b, kvh, kt, delta, dq_part);
             if (!shared)
-                for (std::int64_t g = 0; g < P.group; ++g)
-                    for (std::int64_t i = 0; i < P.tq; ++i) write_dq(b, i, kvh * P.group + g, dq_part + (g * P.tq + i) * P.dp, 1);
+                for (std::int64_t g = 0; g < P.group(); ++g)
+                    for (std::int64_t i = 0; i < P.tq; ++i) write_dq(b, i, kvh * P.group() + g, dq_part + (g * P.tq + i) * P.dp, 1);
         });
         if (shared)
             parallel_for(P.batch * P.tq, P.heads * P.d * chunks, [&](std::int64_t bi) {
                 const std::int64_t b = bi / P.tq, i = bi % P.tq;
                 for (std::int64_t h = 0; h < P.heads; ++h)
-                    write_dq(b, i, h, shared + (b * P.kv_heads + h / P.group) * chunks * rows + (h % P.group * P.tq + i) * P.dp, chunks);
+                    write_dq(b, i, h, shared + (b * P.kv_heads + h / P.group()) * chunks * rows + (h % P.group() * P.tq + i) * P.dp, chunks);
             });
     }
 
@@ -215,7 +210,7 @@ private:
         using namespace cpu_detail;
         constexpr std::int64_t Bc = attention_plan::key_tile, Br = attention_plan::query_tile;
         static_assert(Br % lanes == 0);
-        const std::int64_t d = P.d, n = round_up(nr, lanes), kvh = h / P.group;  // n: queries padded to batches
+        const std::int64_t d = P.d, n = round_up(nr, lanes), kvh = h / P.group();  // n: queries padded to batches
         float* buf = thread_buffer<attention_forward_tag>(static_cast<std::size_t>((2 * d + Bc + 3) * Br));
         float* qt = buf;             // (d, n)   Q tile transposed, zero-padded
         float* ot = qt + d * n;      // (d, n)   unnormalised output, transposed
@@ -274,9 +269,9 @@ private:
                           std::int64_t b, std::int64_t kvh, float* delta) {
         using namespace cpu_detail;
         constexpr std::int64_t block = 8;
-        for (std::int64_t g = 0; g < P.group; ++g)
+        for (std::int64_t g = 0; g < P.group(); ++g)
             for (std::int64_t i0 = 0; i0 < P.tq; i0 += block) {
-                const std::int64_t n = std::min(block, P.tq - i0), at = P.q_at(b, i0, kvh * P.group + g);
+                const std::int64_t n = std::min(block, P.tq - i0), at = P.q_at(b, i0, kvh * P.group() + g);
                 float acc[block] = {};
                 for (std::int64_t x = 0; x < P.d; ++x)
                     for (std::int64_t r = 0; r < n; ++r) {
@@ -312,8 +307,8 @@ private:
         const auto [kr, ldk] = P.rows(k, P.kv_stride(), nj, kp);
         std::fill(dk, dk + 2 * Bc * dp, 0.0f);
         const std::int64_t i_start = std::max<std::int64_t>(0, j0 - P.offset);  // first query that sees key j0
-        for (std::int64_t g = 0; g < P.group; ++g) {
-            const std::int64_t h = kvh * P.group + g;
+        for (std::int64_t g = 0; g < P.group(); ++g) {
+            const std::int64_t h = kvh * P.group() + g;
             for (std::int64_t i0 = i_start; i0 < P.tq; i0 += Br) {
                 const std::int64_t nr = std::min(Br, P.tq - i0), at = P.q_at(b, i0, h);
                 // The keys some row of this query tile sees: ne of them, nb in whole batches. On the

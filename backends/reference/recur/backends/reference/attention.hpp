@@ -19,16 +19,6 @@ namespace recur::kernels {
 
 template <class T>
 struct attention<basic_reference<T>> {
-    /// Offsets into q and o (q_at), k and v (kv_at) and lse (lse_at); Args: the forward or backward args.
-    template <class Args>
-    struct layout {
-        const Args& a;
-        std::int64_t q_at(std::int64_t b, std::int64_t t, std::int64_t h) const { return ((b * a.tq + t) * a.heads + h) * a.head_dim; }
-        std::int64_t kv_at(std::int64_t b, std::int64_t t, std::int64_t h) const { return ((b * a.tk + t) * a.kv_heads + h) * a.head_dim; }
-        std::int64_t lse_at(std::int64_t b, std::int64_t h, std::int64_t t) const { return (b * a.heads + h) * a.tq + t; }
-        std::int64_t visible(std::int64_t i) const { return i + (a.tk - a.tq) + 1; }  // keys [0, visible)
-    };
-
     static double dot(const T* x, const T* y, std::int64_t n) {
         double s = 0;
         for (std::int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * y[i];
@@ -36,12 +26,12 @@ struct attention<basic_reference<T>> {
     }
 
     static void forward(const attention_forward_args<T>& a) {
-        const layout<attention_forward_args<T>> L{a};
-        const std::int64_t group = a.heads / a.kv_heads, D = a.head_dim;
-        std::vector<double> s(static_cast<std::size_t>(a.tk)), acc(static_cast<std::size_t>(D));
-        for (std::int64_t b = 0; b < a.batch; ++b)
-            for (std::int64_t h = 0; h < a.heads; ++h)
-                for (std::int64_t i = 0; i < a.tq; ++i) {
+        const attention_shape& L = a.shape;
+        const std::int64_t group = L.group(), D = L.head_dim;
+        std::vector<double> s(static_cast<std::size_t>(L.tk)), acc(static_cast<std::size_t>(D));
+        for (std::int64_t b = 0; b < L.batch; ++b)
+            for (std::int64_t h = 0; h < L.heads; ++h)
+                for (std::int64_t i = 0; i < L.tq; ++i) {
                     const T* q = a.q + L.q_at(b, i, h);
                     const std::int64_t n = L.visible(i);
                     double mx = -std::numeric_limits<double>::infinity();
@@ -64,14 +54,14 @@ struct attention<basic_reference<T>> {
     }
 
     static void backward(const attention_backward_args<T>& a) {
-        const layout<attention_backward_args<T>> L{a};
-        const std::int64_t group = a.heads / a.kv_heads, D = a.head_dim;
-        std::fill(a.dk, a.dk + a.batch * a.tk * a.kv_heads * D, T(0));
-        std::fill(a.dv, a.dv + a.batch * a.tk * a.kv_heads * D, T(0));
+        const attention_shape& L = a.shape;
+        const std::int64_t group = L.group(), D = L.head_dim;
+        std::fill(a.dk, a.dk + L.batch * L.tk * L.kv_heads * D, T(0));
+        std::fill(a.dv, a.dv + L.batch * L.tk * L.kv_heads * D, T(0));
         std::vector<double> dq(static_cast<std::size_t>(D));
-        for (std::int64_t b = 0; b < a.batch; ++b)
-            for (std::int64_t h = 0; h < a.heads; ++h)
-                for (std::int64_t i = 0; i < a.tq; ++i) {
+        for (std::int64_t b = 0; b < L.batch; ++b)
+            for (std::int64_t h = 0; h < L.heads; ++h)
+                for (std::int64_t i = 0; i < L.tq; ++i) {
                     const std::int64_t qi = L.q_at(b, i, h);
                     const T *q = a.q + qi, *o = a.o + qi, *d_o = a.d_o + qi;
                     const double lse = a.lse[L.lse_at(b, h, i)];

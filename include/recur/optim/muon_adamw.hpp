@@ -82,9 +82,9 @@ private:
     };
 
     static groups split(const std::vector<named_parameter<B>>& params, const muon_adamw_options& options) {
+        detail::check_parameters(base::who(), params);  // before their shapes are read (the base checks again)
         groups out;
         for (const auto& p : params) {
-            check(p.tensor != nullptr && p.tensor->defined(), "recur::muon_adamw: parameter '", p.name, "' is undefined");
             param_group g = default_param_group(p.name, p.tensor->dim());
             for (const auto& rule : options.rules)
                 if (std::regex_search(p.name, rule.pattern)) {
@@ -93,7 +93,7 @@ private:
                 }
             check(g == param_group::adamw || p.tensor->dim() == 2, "recur::muon_adamw: a rule sends parameter '", p.name,
                   "' of shape ", p.tensor->shape(), " to Muon, which updates 2-D weight matrices only");
-            check(out.of.emplace(p.name, g).second, "recur::muon_adamw: two parameters are named '", p.name, "'");
+            out.of.emplace(p.name, g);
             (g == param_group::muon ? out.muon : out.adamw).push_back(p);
         }
         return out;
@@ -105,11 +105,11 @@ private:
           muon_(std::move(g.muon), options.muon),
           adamw_(std::move(g.adamw), options.adamw) {}
 
-    /// Both groups step with their own base learning rates times the same multiplier.
-    void update(double lr_multiplier, std::int64_t t) {
-        muon_.update(lr_multiplier, t);
-        adamw_.update(lr_multiplier, t);
-        muon_.steps_ = adamw_.steps_ = t;
+    /// Both groups step with their own base learning rates times the same multiplier (and so count
+    /// the same steps as this optimizer).
+    void update(double lr_multiplier, std::int64_t) {
+        muon_.step(lr_multiplier);
+        adamw_.step(lr_multiplier);
     }
 
     std::vector<state_tensor<B>> state() const {

@@ -123,7 +123,9 @@ command add_train(CLI::App& parent) {
                  "One run per run folder (a second process refuses, naming the owner's pid).\n"
                  "SIGINT / SIGTERM (Ctrl-C): the step under way finishes, a checkpoint is written, exit status 130 / 143;\n"
                  "a second Ctrl-C exits at once (the last checkpoint stays intact).");
-    cmd->footer("The run file's \"train\" section (all keys optional):\n" + recur::train_config_help());
+    cmd->footer("The run file's \"train\" section (all keys optional):\n" + recur::train_config_help() +
+                "\nThe run file's model.config, a model built from scratch (all keys optional):\n" +
+                recur::model_config_help());
     auto o = std::make_shared<options>();
     cmd->add_option("--config", o->config, "run file: {\"model\", \"data\", \"optimizer\", \"train\"} (see "
                                            "include/recur/train/run_config.hpp)")

@@ -2,6 +2,10 @@
 // Not here: checkpoint formats (later io tests).
 #include <catch2/catch.hpp>
 
+#include <string>
+#include <tuple>
+#include <type_traits>
+
 #include <recur/io/config_json.hpp>
 
 using namespace recur;
@@ -21,6 +25,24 @@ TEST_CASE("model_config survives a JSON round trip", "[io]") {
     CHECK(back.rope.scaling->factor == 32);
     CHECK(back.block == block_kind::sandwich);
     CHECK(model_config_from_json(json::object()).d_model == model_config{}.d_model);  // defaults
+    CHECK(back.rope.theta == 500000.0);
+    CHECK(back.rope.layout == rope_layout::interleaved);
+    CHECK(back.rope.scaling->original_max_position_embeddings == 8192);
+}
+
+TEST_CASE("model_config's field table writes every key, leaves out an absent rope_scaling and documents each key", "[io]") {
+    const model_config c;
+    const json j = to_json(c);
+    CHECK(j.size() == std::tuple_size_v<std::remove_cvref_t<decltype(model_config_fields)>> - 1);  // no rope_scaling
+    CHECK_FALSE(j.contains("rope_scaling"));
+    CHECK(j.at("head_dim") == c.d_model / c.n_heads);  // written resolved
+    CHECK(j.at("rope_theta") == c.rope.theta);
+    CHECK(j.at("rope_layout") == "half");
+    CHECK_FALSE(model_config_from_json(json{{"rope_scaling", nullptr}}).rope.scaling);
+    const std::string help = model_config_help();
+    for (const auto& [key, value] : j.items()) CHECK_THAT(help, Contains("  " + key + " ("));
+    CHECK_THAT(help, Contains("rope_layout (\"half\" | \"interleaved\", default \"half\")"));
+    CHECK_THAT(help, Contains("rope_scaling (object)"));
 }
 
 TEST_CASE("bad model_config JSON names the key", "[io][errors]") {
@@ -30,6 +52,10 @@ TEST_CASE("bad model_config JSON names the key", "[io][errors]") {
     CHECK_THROWS_WITH(model_config_from_json(json{{"block", "mamba"}}), Contains("'block'") && Contains("'mamba'"));
     CHECK_THROWS_WITH(model_config_from_json(json{{"n_heads", 8}, {"n_kv_heads", 3}}), Contains("n_kv_heads 3"));
     CHECK_THROWS_WITH(model_config_from_json(json{{"rope_scaling", {{"factr", 8}}}}), Contains("rope_scaling") && Contains("'factr'"));
+    CHECK_THROWS_WITH(model_config_from_json(json{{"rope_scaling", 8}}, "m.json"),
+                      Contains("m.json: model_config: rope_scaling: expected a JSON object"));
+    CHECK_THROWS_WITH(model_config_from_json(json{{"rope_theta", "big"}}), Contains("'rope_theta'"));
+    CHECK_THROWS_WITH(model_config_from_json(json{{"rope_layout", "twisted"}}), Contains("'rope_layout'") && Contains("half, interleaved"));
     CHECK_THROWS_WITH(model_config_from_json(json::array()), Contains("JSON object"));
     CHECK_THROWS_WITH(load_model_config("/nonexistent/model.json"), Contains("cannot open '/nonexistent/model.json'"));
 }

@@ -100,6 +100,17 @@ TEST_CASE("truncated, padded and missing llama2.c files throw io_error naming th
         o.write(bad.data(), static_cast<std::streamsize>(bad.size()));
     }
     CHECK_THROWS_WITH(load_llama2c<cpu>((dir / "heads.bin").string()), Contains("heads.bin") && Contains("n_kv_heads 3"));
+    for (const auto& [field, value] : {std::pair{0, 0}, std::pair{2, -2}, std::pair{5, 0}, std::pair{6, -1}}) {
+        const char* names[] = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
+        std::vector<char> h(bytes);
+        std::memcpy(h.data() + 4 * field, &value, 4);
+        const auto path = (dir / ("field" + std::to_string(field) + ".bin")).string();
+        {
+            std::ofstream o(path, std::ios::binary);
+            o.write(h.data(), static_cast<std::streamsize>(h.size()));
+        }
+        CHECK_THROWS_WITH(load_llama2c<cpu>(path), Contains(path) && Contains(std::string("invalid header: ") + names[field]));
+    }
     const std::int32_t huge[7] = {1 << 30, 1 << 30, 1 << 30, 1 << 29, 1 << 29, 1 << 30, 1 << 30};  // found by fuzz_llama2c
     std::memcpy(bad.data(), huge, sizeof huge);
     {

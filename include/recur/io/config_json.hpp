@@ -1,12 +1,16 @@
-// model_config <-> JSON (nlohmann-json), with every key checked: unknown keys, wrong types and
-// inconsistent values throw recur::error naming the key. Not here: Hugging Face config.json (io/, later).
+// model_config <-> JSON from one field table (model_config_fields): reading with every key checked
+// (unknown keys, wrong types and inconsistent values throw recur::error naming the key), writing
+// and the help text. Not here: Hugging Face's config.json (io/hf.hpp) or the JSON layer (json_fields.hpp).
 #pragma once
 
 #include <unistd.h>
 
 #include <cstdint>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -16,74 +20,80 @@
 
 namespace recur {
 
+inline constexpr std::pair<const char*, rope_layout> rope_layout_names[] = {
+    {"half", rope_layout::half}, {"interleaved", rope_layout::interleaved}};
+inline constexpr std::pair<const char*, block_kind> block_kind_names[] = {
+    {"llama", block_kind::llama}, {"sandwich", block_kind::sandwich}};
+
+/// "rope_scaling": Llama 3's scaling of the RoPE frequencies (absent or null: none).
+inline constexpr auto llama3_rope_scaling_fields = std::tuple{
+    field("factor", &llama3_rope_scaling::factor, "low frequencies are divided by it"),
+    field("low_freq_factor", &llama3_rope_scaling::low_freq_factor,
+          "wavelengths above original_max_position_embeddings / low_freq_factor are scaled fully"),
+    field("high_freq_factor", &llama3_rope_scaling::high_freq_factor,
+          "wavelengths below original_max_position_embeddings / high_freq_factor are kept"),
+    field("original_max_position_embeddings", &llama3_rope_scaling::original_max_position_embeddings,
+          "the context length the frequencies were trained for"),
+};
+
+namespace detail {
+inline std::optional<llama3_rope_scaling> read_rope_scaling(const nlohmann::json& j, const std::string& where) {
+    if (j.is_null()) return std::nullopt;
+    llama3_rope_scaling s;
+    read_fields(j, s, llama3_rope_scaling_fields, where + ": rope_scaling: ", where);
+    return s;
+}
+inline nlohmann::json write_rope_scaling(const std::optional<llama3_rope_scaling>& s) {
+    return s ? write_fields(*s, llama3_rope_scaling_fields) : nlohmann::json();
+}
+}  // namespace detail
+
+/// The keys of a model_config (a recur model's "model" object, a run file's model.config); each
+/// is the field of that name, RoPE's as rope_<field>. All optional: missing keys keep the defaults.
+inline constexpr auto model_config_fields = std::tuple{
+    field("vocab_size", &model_config::vocab_size, "tokens in the vocabulary, > 0"),
+    field("d_model", &model_config::d_model, "width of the residual stream, > 0"),
+    field("n_heads", &model_config::n_heads, "query heads, > 0"),
+    field("n_kv_heads", &model_config::n_kv_heads, "key/value heads, > 0, dividing n_heads"),
+    field("head_dim", &model_config::head_dim, "width of a head, even (0: d_model / n_heads; written resolved)"),
+    field("ffn_dim", &model_config::ffn_dim, "hidden width of the SwiGLU MLP, > 0"),
+    field("n_layers", &model_config::n_layers, "transformer blocks of a plain model, >= 0"),
+    field("max_seq_len", &model_config::max_seq_len, "longest sequence (RoPE tables), > 0"),
+    field("norm_eps", &model_config::norm_eps, "RMSNorm epsilon, >= 0"),
+    nested(&model_config::rope, field("rope_theta", &rope_config::theta, "RoPE base, > 0")),
+    nested(&model_config::rope, enum_field("rope_layout", &rope_config::layout, rope_layout_names,
+                                           "pairs rotated: (i, i + D/2) as HF, or (2i, 2i + 1) as llama2.c")),
+    nested(&model_config::rope, json_section<rope_config, std::optional<llama3_rope_scaling>>{
+                                    "rope_scaling", &rope_config::scaling,
+                                    "Llama 3 frequency scaling: {factor, low_freq_factor, high_freq_factor, "
+                                    "original_max_position_embeddings}; absent or null: none",
+                                    detail::read_rope_scaling, detail::write_rope_scaling}),
+    field("qk_norm", &model_config::qk_norm, "RMSNorm on the full q and k projections (OLMo-2)"),
+    field("attention_bias", &model_config::attention_bias, "biases on the q, k and v projections"),
+    field("tie_embeddings", &model_config::tie_embeddings, "the LM head shares the embedding table"),
+    enum_field("block", &model_config::block, block_kind_names,
+               "pre-norm Llama block, or Huginn's sandwich block (norms after attention and MLP too)"),
+    field("init_std", &model_config::init_std, "standard deviation of the random initialisation"),
+};
+
 inline nlohmann::json to_json(const model_config& c) {
-    nlohmann::json j{
-        {"vocab_size", c.vocab_size},
-        {"d_model", c.d_model},
-        {"n_heads", c.n_heads},
-        {"n_kv_heads", c.n_kv_heads},
-        {"head_dim", c.resolved_head_dim()},
-        {"ffn_dim", c.ffn_dim},
-        {"n_layers", c.n_layers},
-        {"max_seq_len", c.max_seq_len},
-        {"norm_eps", c.norm_eps},
-        {"rope_theta", c.rope.theta},
-        {"rope_layout", c.rope.layout == rope_layout::half ? "half" : "interleaved"},
-        {"qk_norm", c.qk_norm},
-        {"attention_bias", c.attention_bias},
-        {"tie_embeddings", c.tie_embeddings},
-        {"block", c.block == block_kind::llama ? "llama" : "sandwich"},
-        {"init_std", c.init_std},
-    };
-    if (c.rope.scaling) {
-        const auto& s = *c.rope.scaling;
-        j["rope_scaling"] = {{"factor", s.factor},
-                             {"low_freq_factor", s.low_freq_factor},
-                             {"high_freq_factor", s.high_freq_factor},
-                             {"original_max_position_embeddings", s.original_max_position_embeddings}};
-    }
+    nlohmann::json j = write_fields(c, model_config_fields);
+    j["head_dim"] = c.resolved_head_dim();  // the file states the width, also where it is derived
     return j;
 }
 
-/// Parses a model_config; missing keys keep their defaults; the result is validated.
+/// Parses a model_config; missing keys keep their defaults; unknown keys and wrong types throw
+/// recur::error naming the key; the result is validated.
 inline model_config model_config_from_json(const nlohmann::json& j, const std::string& where = "") {
-    const std::string at = (where.empty() ? "" : where + ": ") + "model_config: ";
-    detail::reject_unknown(j,
-                           {"vocab_size", "d_model", "n_heads", "n_kv_heads", "head_dim", "ffn_dim", "n_layers",
-                            "max_seq_len", "norm_eps", "rope_theta", "rope_layout", "rope_scaling", "qk_norm",
-                            "attention_bias", "tie_embeddings", "block", "init_std"},
-                           at);
+    const std::string ctx = (where.empty() ? "" : where + ": ") + "model_config";
     model_config c;
-    detail::read_key(j, "vocab_size", c.vocab_size, at);
-    detail::read_key(j, "d_model", c.d_model, at);
-    detail::read_key(j, "n_heads", c.n_heads, at);
-    detail::read_key(j, "n_kv_heads", c.n_kv_heads, at);
-    detail::read_key(j, "head_dim", c.head_dim, at);
-    detail::read_key(j, "ffn_dim", c.ffn_dim, at);
-    detail::read_key(j, "n_layers", c.n_layers, at);
-    detail::read_key(j, "max_seq_len", c.max_seq_len, at);
-    detail::read_key(j, "norm_eps", c.norm_eps, at);
-    detail::read_key(j, "rope_theta", c.rope.theta, at);
-    detail::read_key(j, "qk_norm", c.qk_norm, at);
-    detail::read_key(j, "attention_bias", c.attention_bias, at);
-    detail::read_key(j, "tie_embeddings", c.tie_embeddings, at);
-    detail::read_key(j, "init_std", c.init_std, at);
-    c.rope.layout = detail::read_enum(j, "rope_layout", c.rope.layout,
-                                      {{"half", rope_layout::half}, {"interleaved", rope_layout::interleaved}}, at);
-    c.block = detail::read_enum(j, "block", c.block, {{"llama", block_kind::llama}, {"sandwich", block_kind::sandwich}}, at);
-    if (const auto it = j.find("rope_scaling"); it != j.end() && !it->is_null()) {
-        const std::string sat = at + "rope_scaling: ";
-        detail::reject_unknown(*it, {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"}, sat);
-        llama3_rope_scaling s;
-        detail::read_key(*it, "factor", s.factor, sat);
-        detail::read_key(*it, "low_freq_factor", s.low_freq_factor, sat);
-        detail::read_key(*it, "high_freq_factor", s.high_freq_factor, sat);
-        detail::read_key(*it, "original_max_position_embeddings", s.original_max_position_embeddings, sat);
-        c.rope.scaling = s;
-    }
+    read_fields(j, c, model_config_fields, ctx + ": ", ctx);
     c.validate();
     return c;
 }
+
+/// The keys of a model_config with kinds, defaults and docs, one per line.
+inline std::string model_config_help() { return fields_help(model_config_fields, model_config{}); }
 
 /// Checks, before a model of `c` with `blocks` transformer blocks is allocated, that it fits: its
 /// parameters (a lower bound: embedding, head, attention and MLP matrices) must not exceed twice

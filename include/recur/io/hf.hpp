@@ -8,6 +8,8 @@
 #include <optional>
 #include <string_view>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -83,6 +85,41 @@ private:
     std::string where_, prefix_;
 };
 
+/// A model_config field that is one key of HF's config.json, read and written as it is; `fallback`
+/// is what HF assumes when the key is absent (none: the key is required). Integers must be positive.
+template <class T>
+struct hf_field {
+    const char* hf;
+    T model_config::*member;
+    std::optional<T> fallback;
+};
+
+/// The keys that map one to one. The others follow rules of their own (hf_config_from_json):
+/// num_key_value_heads (absent: num_attention_heads), head_dim (absent: hidden / heads), rope_theta
+/// and rope_scaling (or rope_parameters), and the constants (architectures, model_type, hidden_act,
+/// attention_bias, mlp_bias).
+inline constexpr auto hf_fields = std::tuple{
+    hf_field<std::int64_t>{"hidden_size", &model_config::d_model, std::nullopt},
+    hf_field<std::int64_t>{"intermediate_size", &model_config::ffn_dim, std::nullopt},
+    hf_field<std::int64_t>{"num_hidden_layers", &model_config::n_layers, std::nullopt},
+    hf_field<std::int64_t>{"num_attention_heads", &model_config::n_heads, std::nullopt},
+    hf_field<std::int64_t>{"vocab_size", &model_config::vocab_size, std::nullopt},
+    hf_field<std::int64_t>{"max_position_embeddings", &model_config::max_seq_len, 2048},
+    hf_field<double>{"rms_norm_eps", &model_config::norm_eps, 1e-6},
+    hf_field<double>{"initializer_range", &model_config::init_std, 0.02},
+    hf_field<bool>{"tie_word_embeddings", &model_config::tie_embeddings, false},
+};
+
+template <class T>
+void read_hf_field(const hf_keys& k, model_config& c, const hf_field<T>& f) {
+    if constexpr (std::is_same_v<T, std::int64_t>)
+        c.*f.member = f.fallback ? k.positive_or(f.hf, *f.fallback) : k.positive(f.hf);
+    else if constexpr (std::is_same_v<T, double>)
+        c.*f.member = f.fallback ? k.number(f.hf, *f.fallback) : k.positive_number(f.hf);
+    else
+        c.*f.member = k.boolean(f.hf, f.fallback.value_or(false));
+}
+
 /// RoPE scaling from HF's "rope_scaling" (or transformers 5's "rope_parameters") object: "default"
 /// means none; "llama3" reads its four numbers; any other rope_type is unsupported.
 inline std::optional<llama3_rope_scaling> hf_rope_scaling(const hf_keys& k) {
@@ -148,13 +185,8 @@ inline model_config hf_config_from_json(const nlohmann::json& j, const std::stri
     if (k.boolean("mlp_bias", false)) k.bad("mlp_bias", "is true; recur's MLP has no biases");
 
     model_config c;
-    c.d_model = k.positive("hidden_size");
-    c.ffn_dim = k.positive("intermediate_size");
-    c.n_layers = k.positive("num_hidden_layers");
-    c.n_heads = k.positive("num_attention_heads");
+    std::apply([&](const auto&... f) { (detail::read_hf_field(k, c, f), ...); }, detail::hf_fields);
     c.n_kv_heads = k.positive_or("num_key_value_heads", c.n_heads);
-    c.vocab_size = k.positive("vocab_size");
-    c.max_seq_len = k.positive_or("max_position_embeddings", 2048);
     if (k.find("head_dim")) {
         const auto hd = k.positive("head_dim");
         c.head_dim = c.d_model % c.n_heads == 0 && hd == c.d_model / c.n_heads ? 0 : hd;
@@ -165,10 +197,7 @@ inline model_config hf_config_from_json(const nlohmann::json& j, const std::stri
         k.bad("num_key_value_heads", "(", c.n_kv_heads, ") does not divide num_attention_heads (", c.n_heads, ")");
     if (c.resolved_head_dim() % 2 != 0)
         k.bad("head_dim", "(", c.resolved_head_dim(), ") must be even for RoPE");
-    c.norm_eps = k.number("rms_norm_eps", 1e-6);
     if (!(c.norm_eps >= 0)) k.bad("rms_norm_eps", "must be >= 0, got ", c.norm_eps);
-    c.init_std = k.number("initializer_range", 0.02);
-    c.tie_embeddings = k.boolean("tie_word_embeddings", false);
     c.rope.theta = k.number("rope_theta", 10000.0);
     for (const char* key : {"rope_scaling", "rope_parameters"}) {
         const auto* r = k.find(key);
@@ -212,22 +241,14 @@ inline nlohmann::json hf_config_to_json(const model_config& c) {
         {"architectures", {"LlamaForCausalLM"}},
         {"model_type", "llama"},
         {"hidden_act", "silu"},
-        {"hidden_size", c.d_model},
-        {"intermediate_size", c.ffn_dim},
-        {"num_hidden_layers", c.n_layers},
-        {"num_attention_heads", c.n_heads},
         {"num_key_value_heads", c.n_kv_heads},
         {"head_dim", c.resolved_head_dim()},
-        {"vocab_size", c.vocab_size},
-        {"max_position_embeddings", c.max_seq_len},
-        {"rms_norm_eps", c.norm_eps},
         {"rope_theta", c.rope.theta},
         {"rope_scaling", nullptr},
-        {"tie_word_embeddings", c.tie_embeddings},
         {"attention_bias", false},
         {"mlp_bias", false},
-        {"initializer_range", c.init_std},
     };
+    std::apply([&](const auto&... f) { ((j[f.hf] = c.*f.member), ...); }, detail::hf_fields);
     if (c.rope.scaling) {
         const auto& s = *c.rope.scaling;
         j["rope_scaling"] = {{"rope_type", "llama3"},

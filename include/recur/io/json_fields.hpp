@@ -50,14 +50,6 @@ void read_key(const nlohmann::json& j, const char* key, T& out, const std::strin
     }
 }
 
-/// Reads an integer key if present; a number with a fraction or a non-number throws naming the key.
-inline void read_integer_key(const nlohmann::json& j, const char* key, std::int64_t& out, const std::string& at) {
-    const auto it = j.find(key);
-    if (it == j.end()) return;
-    check(it->is_number_integer(), "recur: ", at, "key '", key, "' must be an integer, got ", it->dump());
-    read_key(j, key, out, at);
-}
-
 /// Reads a string key naming one of `names`; absent keeps `current`; an unknown name throws naming
 /// the key, the value and the names allowed.
 template <class E>
@@ -96,9 +88,9 @@ inline void reject_unknown(const nlohmann::json& j, const std::set<std::string>&
 }  // namespace detail
 
 /// One row of a field table: the JSON key of member `member` of S, and its doc string. The kind
-/// follows from T: std::int64_t is read as a JSON integer (a fraction is an error), other scalars
-/// (double, std::uint64_t, bool, std::string) by nlohmann's conversion, and an enum by name from
-/// `names`. The default is whatever a value-initialised S holds.
+/// follows from T: an integer type is read as a JSON integer (a fraction or an exponent is an
+/// error), other scalars (double, bool, std::string) by nlohmann's conversion, and an enum by name
+/// from `names`. The default is whatever a value-initialised S holds.
 template <class S, class T>
 struct json_field {
     const char* key;
@@ -137,14 +129,26 @@ struct json_section {
     nlohmann::json (*write)(const T&);
 };
 
+/// A row of a member struct's table placed in its parent's table: key `inner.key` reads and
+/// writes (s.*outer).*inner.member, so model_config's "rope_theta" is c.rope.theta.
+template <class S, class I, class Row>
+struct json_nested {
+    const char* key;
+    I S::*outer;
+    Row inner;
+    const char* doc;
+};
+template <class S, class I, class Row>
+constexpr json_nested<S, I, Row> nested(I S::*outer, Row inner) {
+    return {inner.key, outer, inner, inner.doc};
+}
+
 namespace detail {
 
 template <class S, class T>
 void read_field(const nlohmann::json& j, S& s, const json_field<S, T>& f, const std::string& at, const std::string&) {
     if constexpr (std::is_enum_v<T>)
         s.*f.member = read_enum(j, f.key, s.*f.member, f.names, at);
-    else if constexpr (std::is_same_v<T, std::int64_t>)
-        read_integer_key(j, f.key, s.*f.member, at);
     else
         read_key(j, f.key, s.*f.member, at);
 }
@@ -155,6 +159,12 @@ void read_field(const nlohmann::json& j, S& s, const json_section<S, T>& f, cons
     if (const auto it = j.find(f.key); it != j.end()) s.*f.member = f.read(*it, where);
 }
 
+template <class S, class I, class Row>
+void read_field(const nlohmann::json& j, S& s, const json_nested<S, I, Row>& f, const std::string& at,
+                const std::string& where) {
+    read_field(j, s.*f.outer, f.inner, at, where);
+}
+
 template <class S, class T>
 void write_field(nlohmann::json& j, const S& s, const json_field<S, T>& f) {
     if constexpr (std::is_enum_v<T>)
@@ -163,9 +173,15 @@ void write_field(nlohmann::json& j, const S& s, const json_field<S, T>& f) {
         j[f.key] = s.*f.member;
 }
 
+/// A section whose writer returns null (an optional that is empty) is left out.
 template <class S, class T>
 void write_field(nlohmann::json& j, const S& s, const json_section<S, T>& f) {
-    j[f.key] = f.write(s.*f.member);
+    if (nlohmann::json v = f.write(s.*f.member); !v.is_null()) j[f.key] = std::move(v);
+}
+
+template <class S, class I, class Row>
+void write_field(nlohmann::json& j, const S& s, const json_nested<S, I, Row>& f) {
+    write_field(j, s.*f.outer, f.inner);
 }
 
 template <class S, class T>
@@ -188,6 +204,11 @@ std::string field_kind(const json_field<S, T>& f) {
 template <class S, class T>
 std::string field_kind(const json_section<S, T>&) {
     return "object";
+}
+
+template <class S, class I, class Row>
+std::string field_kind(const json_nested<S, I, Row>& f) {
+    return field_kind(f.inner);
 }
 
 }  // namespace detail

@@ -5,8 +5,12 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <recur/core/error.hpp>
@@ -14,25 +18,35 @@
 
 namespace recur {
 
+/// The header's seven int32 fields in file order, each the model_config field it sets. vocab_size
+/// is stored negated when the LM head is a matrix of its own rather than the embedding table.
+inline constexpr std::pair<const char*, std::int64_t model_config::*> llama2c_header_fields[] = {
+    {"dim", &model_config::d_model},          {"hidden_dim", &model_config::ffn_dim},
+    {"n_layers", &model_config::n_layers},    {"n_heads", &model_config::n_heads},
+    {"n_kv_heads", &model_config::n_kv_heads}, {"vocab_size", &model_config::vocab_size},
+    {"seq_len", &model_config::max_seq_len},
+};
+
 /// The model a llama2.c header describes: interleaved RoPE (theta 10000), RMSNorm eps 1e-5,
-/// head tied to the embedding when the stored vocab size is positive.
+/// head tied to the embedding when the stored vocab size is positive. An invalid header throws
+/// recur::io_error naming the file, the field and the whole header.
 inline model_config llama2c_config(const std::array<std::int32_t, 7>& h, const std::string& path) {
-    const auto [dim, hidden, layers, heads, kv_heads, vocab, seq] = h;
-    if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kv_heads <= 0 || vocab == 0 || seq <= 0)
-        io_fail("recur::load_llama2c: '", path, "': invalid header (dim ", dim, ", hidden_dim ", hidden,
-                        ", n_layers ", layers, ", n_heads ", heads, ", n_kv_heads ", kv_heads, ", vocab_size ", vocab,
-                        ", seq_len ", seq, ")");
+    static_assert(std::size(llama2c_header_fields) == std::tuple_size_v<std::array<std::int32_t, 7>>);
+    std::string header;
+    for (std::size_t i = 0; i < h.size(); ++i)
+        header += std::string(i ? ", " : "") + llama2c_header_fields[i].first + " " + std::to_string(h[i]);
     model_config c;
-    c.d_model = dim;
-    c.ffn_dim = hidden;
-    c.n_layers = layers;
-    c.n_heads = heads;
-    c.n_kv_heads = kv_heads;
-    c.vocab_size = vocab < 0 ? -static_cast<std::int64_t>(vocab) : vocab;
-    c.max_seq_len = seq;
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        const auto& [name, member] = llama2c_header_fields[i];
+        const bool vocab = member == &model_config::vocab_size;
+        if (vocab ? h[i] == 0 : h[i] <= 0)
+            io_fail("recur::load_llama2c: '", path, "': invalid header: ", name, vocab ? " is 0" : " must be positive",
+                    " (", header, ")");
+        c.*member = std::abs(static_cast<std::int64_t>(h[i]));
+    }
+    c.tie_embeddings = h[5] > 0;  // vocab_size's sign
     c.norm_eps = 1e-5;
     c.rope = {10000.0, rope_layout::interleaved, {}};
-    c.tie_embeddings = vocab > 0;
     try {
         c.validate();
     } catch (const error& e) {

@@ -150,7 +150,7 @@ inline data_phases data_plan_from_json(const nlohmann::json& j, std::int64_t seq
         const std::string pat = at + "phases: ";
         detail::reject_unknown(p, {"steps", "mix"}, pat);
         data_phase phase;
-        detail::read_integer_key(p, "steps", phase.steps, pat);
+        detail::read_key(p, "steps", phase.steps, pat);
         check(p.contains("mix") && p["mix"].is_object() && !p["mix"].empty(), "recur: ", pat,
               "every phase needs a 'mix' object {source: weight}");
         for (const auto& [source, weight] : p["mix"].items()) {

@@ -15,6 +15,7 @@
 #include <recur/recurrence/layer_analysis.hpp>
 
 #include "commands.hpp"
+#include "options.hpp"
 
 namespace {
 
@@ -62,8 +63,8 @@ command add_analyze(CLI::App& parent) {
     auto* cmd = parent.add_subcommand(
         "analyze", "per-layer Block Influence and angular distance on calibration tokens, and a suggested surgery split");
     auto o = std::make_shared<options>();
-    cmd->add_option("--model", o->model, "llama2.c .bin file or Hugging Face folder")->required();
-    cmd->add_option("--data", o->data, "llm.c token file with the calibration ids")->required();
+    add_model_option(cmd, o->model, "llama2.c .bin file or Hugging Face folder");
+    add_token_file_option(cmd, o->data, "the calibration ids")->required();
     cmd->add_option("--seq", o->seq, "tokens per window")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--max-tokens", o->max_tokens, "use at most this many tokens (whole windows)")
         ->check(CLI::PositiveNumber)

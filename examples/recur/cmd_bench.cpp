@@ -33,6 +33,7 @@
 #include <recur/train/flops.hpp>
 
 #include "commands.hpp"
+#include "options.hpp"
 
 namespace {
 
@@ -298,7 +299,7 @@ command add_bench(CLI::App& parent) {
                                  "retrofitted as prelude {0}, core {1 .. L-2}, coda {L-1})");
     cmd->add_option("--mode", o->mode, "train (forward + backward + optimizer step), fwd (inference) or decode (KV-cached, greedy)")
         ->check(CLI::IsMember({"train", "fwd", "decode"}));
-    cmd->add_option("--r", o->r, "recurrence iterations")->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
+    add_depth_option(cmd, o->r, "recurrence iterations");
     cmd->add_option("--k", o->k, "iterations with gradient (default: r)");
     cmd->add_option("--optimizer", o->optimizer, "train: muon_adamw (a full step) or none (forward + backward only)")
         ->check(CLI::IsMember({"muon_adamw", "none"}))

@@ -19,7 +19,7 @@
 #include <recur/io/token_file.hpp>
 
 #include "commands.hpp"
-#include "decode_flags.hpp"
+#include "options.hpp"
 
 namespace {
 
@@ -127,21 +127,18 @@ namespace recur_cli {
 command add_eval(CLI::App& parent) {
     auto* cmd = parent.add_subcommand("eval", "loss over a token file (--data) or QA accuracy (--task), per recurrence depth r");
     auto o = std::make_shared<options>();
-    cmd->add_option("--model", o->model, "llama2.c .bin file, Hugging Face directory or recur model directory")
-        ->required();
-    cmd->add_option("--data", o->data, "llm.c token file (see `recur tokenize`): mean next-token loss");
+    add_model_option(cmd, o->model);
+    add_token_file_option(cmd, o->data, "mean next-token loss");
     cmd->add_option("--task", o->task, "question/answer JSONL (e.g. gsm8k_test.jsonl): exact-match accuracy of "
                                        "greedy answers");
-    cmd->add_option("--r", o->r, "recurrence depths, e.g. 1,2,4 (default: 1,2,4,...,64 for --data and 1,...,32 "
-                                 "for --task; ignored for non-recurrent models)")
-        ->delimiter(',')
-        ->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
+    add_depth_option(cmd, o->r, "recurrence depths, e.g. 1,2,4 (default: 1,2,4,...,64 for --data and 1,...,32 "
+                                "for --task; ignored for non-recurrent models)");
     cmd->add_option("--seq", o->seq, "window length (capped at the model's max_seq_len)")
         ->capture_default_str()
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
     cmd->add_option("--batch", o->batch, "windows per forward (--data) or prompts decoded together (--task)")->capture_default_str()->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
     cmd->add_option("--max-tokens", o->max_tokens, "use only the first N tokens (0: all)")->check(CLI::NonNegativeNumber);
-    cmd->add_option("--tokenizer", o->tokenizer, "llama2.c tokenizer file (--task)");
+    add_tokenizer_option(cmd, o->tokenizer, "--task");
     cmd->add_option("--extract", o->extract, "answer extraction: gsm8k (the number after ####), last-number or "
                                              "regex:PATTERN (its first group)")
         ->capture_default_str();
@@ -155,8 +152,8 @@ command add_eval(CLI::App& parent) {
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
     cmd->add_option("--predictions", o->predictions, "write every completion and its score to this JSON file");
     o->decode.add_to(cmd);
-    cmd->add_flag("--json", o->json, "print one JSON line: {\"r\":[...],\"loss\":[...],\"tokens\":N} for --data, "
-                                     "{\"task\",\"examples\",\"results\":[{\"r\",\"accuracy\",...}]} for --task");
+    add_json_flag(cmd, o->json, "{\"r\":[...],\"loss\":[...],\"tokens\":N} for --data, "
+                                "{\"task\",\"examples\",\"results\":[{\"r\",\"accuracy\",...}]} for --task");
     return {cmd, [o] { return eval(*o); }};
 }
 

@@ -17,7 +17,7 @@
 #include <recur/io/tokenizer.hpp>
 
 #include "commands.hpp"
-#include "decode_flags.hpp"
+#include "options.hpp"
 
 namespace {
 
@@ -98,11 +98,10 @@ namespace recur_cli {
 command add_generate(CLI::App& parent) {
     auto* cmd = parent.add_subcommand("generate", "generate text with a KV-cached decoder at any recurrence depth");
     auto o = std::make_shared<options>();
-    cmd->add_option("--model", o->model, "llama2.c .bin file, Hugging Face directory or recur model directory")->required();
-    cmd->add_option("--tokenizer", o->tokenizer, "llama2.c tokenizer file (e.g. tok512.bin)")->required();
+    add_model_option(cmd, o->model);
+    add_tokenizer_option(cmd, o->tokenizer, "e.g. tok512.bin")->required();
     cmd->add_option("--prompt", o->prompts, "prompt text; repeat for a batch (default: an empty prompt, BOS only)");
-    cmd->add_option("--r", o->r, "recurrence iterations per token, the maximum under --exit (default: the model's mean_r)")
-        ->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
+    add_depth_option(cmd, o->r, "recurrence iterations per token, the maximum under --exit (default: the model's mean_r)");
     cmd->add_option("--max-new-tokens", o->max_new_tokens, "tokens to generate per prompt")
         ->capture_default_str()
         ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 20));
@@ -113,7 +112,7 @@ command add_generate(CLI::App& parent) {
     cmd->add_option("--seed", o->sampling.seed, "sampling seed")->capture_default_str();
     o->decode.add_to(cmd);
     cmd->add_flag("--no-stop", o->no_stop, "do not stop at BOS or EOS");
-    cmd->add_flag("--json", o->json, "print one JSON line with the outputs, iteration counts, speed and cache size");
+    add_json_flag(cmd, o->json, "the outputs, iteration counts, speed and cache size");
     return {cmd, [o] { return generate(*o); }};
 }
 

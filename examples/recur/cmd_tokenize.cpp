@@ -11,6 +11,7 @@
 #include <recur/io/tokenizer.hpp>
 
 #include "commands.hpp"
+#include "options.hpp"
 
 namespace {
 
@@ -41,7 +42,7 @@ command add_tokenize(CLI::App& parent) {
         "tokenize",
         "encode a text or JSONL corpus with a llama2.c tokenizer into an llm.c token file (BOS per document)");
     auto o = std::make_shared<options>();
-    cmd->add_option("--tokenizer", o->tokenizer, "llama2.c tokenizer file, e.g. ../shared/data/tok512.bin")->required();
+    add_tokenizer_option(cmd, o->tokenizer, "e.g. ../shared/data/tok512.bin")->required();
     cmd->add_option("--in", o->in, "corpus: text (documents split at <|endoftext|> lines, else blank lines) or JSONL")
         ->required();
     cmd->add_option("--out", o->out, "token file to write (llm.c format; uint16 ids when they fit)")->required();

@@ -79,7 +79,14 @@ void time_onednn_matmul(benchmark::State& state, dnnl::memory::data_type operand
 void BM_matmul_onednn_primitive(benchmark::State& state) { time_onednn_matmul(state, dnnl::memory::data_type::f32); }
 
 // The same product with bf16 operands and an f32 result (AMX or AVX512-BF16 kernels where the CPU has them).
-void BM_matmul_onednn_bf16(benchmark::State& state) { time_onednn_matmul(state, dnnl::memory::data_type::bf16); }
+// Reported as an error (not run) on CPUs where oneDNN has no bf16 matmul.
+void BM_matmul_onednn_bf16(benchmark::State& state) {
+    if (!recur::cpu_has_bf16_matmul()) {
+        state.SkipWithError("this CPU has no oneDNN bf16 matmul (no AVX512-BF16 or AMX)");
+        return;
+    }
+    time_onednn_matmul(state, dnnl::memory::data_type::bf16);
+}
 
 // The same product through oneDNN's BLAS-like dnnl_sgemm (row-major).
 void BM_matmul_dnnl_sgemm(benchmark::State& state) {

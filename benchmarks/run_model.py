@@ -137,6 +137,8 @@ def section_peak(a, run, md):
         for b in bench:
             if not b["name"].startswith(name + "/") or (stat and b.get("aggregate_name") != stat):
                 continue
+            if b.get("error_occurred"):  # bf16 on a CPU without bf16 matmul
+                continue
             if not stat and b.get("run_type") == "aggregate":
                 continue
             shape = b["name"][len(name) + 1:].split("/")[:3]
@@ -161,7 +163,8 @@ def peak_beside(a, precision):
                        capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(a.recur_threads)))
     if p.returncode != 0:
         return None
-    rates = [b["FLOPS"] / 1e9 for b in json.loads(p.stdout)["benchmarks"] if b.get("run_type") != "aggregate"]
+    rates = [b["FLOPS"] / 1e9 for b in json.loads(p.stdout)["benchmarks"]
+             if b.get("run_type") != "aggregate" and not b.get("error_occurred")]
     return max(rates) if rates else None
 
 

@@ -42,7 +42,7 @@ inline void check_ramp(double warmup_fraction, std::int64_t start, std::int64_t 
           ", 2^31 - 1], got ", top);
 }
 
-/// The METHOD 3 ramp at `step` of `total_steps`: with W = steps_of_fraction(warmup_fraction, total)
+/// The ramp of docs/method.md section 6 at `step` of `total_steps`: with W = steps_of_fraction(warmup_fraction, total)
 /// and q = step / W, max(start, ceil(top * f(q))) while q < 1, else top; `constant` is always top.
 /// The ceil is exact: it is the smallest integer n in [0, top] with n >= top * f(step / W), found by
 /// bisection on a test in integers that never rounds:

@@ -1,4 +1,4 @@
-// Learning-rate schedules as pure functions of the optimizer step: warmup-stable-decay (METHOD 3),
+// Learning-rate schedules as pure functions of the optimizer step: warmup-stable-decay (docs/method.md section 8),
 // cosine and constant, each after a linear warmup. Not here: the optimizers or JSON (train/config.hpp).
 #pragma once
 

@@ -21,7 +21,7 @@ namespace recur {
 
 /// How each micro-batch's (n, k) is chosen from the step's r_bar and s.
 enum class split_mode {
-    poisson_lognormal,  ///< METHOD 3's randomised sampler (poisson_lognormal_sampler)
+    poisson_lognormal,  ///< docs/method.md section 5's randomised sampler (poisson_lognormal_sampler)
     fixed,              ///< n = max(r_bar - s, 0), k = min(s, r_bar)
 };
 

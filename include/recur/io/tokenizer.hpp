@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <recur/core/error.hpp>
+#include <recur/io/bpe.hpp>
 
 namespace recur {
 
@@ -134,20 +135,10 @@ private:
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
     };
-    /// A possible merge of the adjacent symbols `left` and `right` (indices into the symbol list).
-    struct candidate {
-        std::uint64_t priority;  // heap order: higher score first, then the leftmost pair (see priority_of)
-        std::int32_t right, left_id, right_id, merged;
-        std::int32_t left() const { return static_cast<std::int32_t>(~static_cast<std::uint32_t>(priority)); }
-        bool operator<(const candidate& o) const { return priority < o.priority; }
-    };
-
-    /// One integer ordered like (score, -left): the score's bits made monotonic (with -0 read as +0,
-    /// as float comparison does) above the complement of the position.
-    static std::uint64_t priority_of(float score, std::int32_t left) {
+    /// A score as an integer of the same order (with -0 read as +0, as float comparison does).
+    static std::uint32_t ordered(float score) {
         const auto bits = std::bit_cast<std::uint32_t>(score + 0.0f);
-        const std::uint32_t ordered = (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
-        return (static_cast<std::uint64_t>(ordered) << 32) | ~static_cast<std::uint32_t>(left);
+        return (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
     }
     std::size_t checked(std::int32_t id, const char* what) const {
         if (id < 0 || id >= static_cast<std::int64_t>(pieces_.size()))
@@ -172,48 +163,6 @@ private:
         return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
     }
 
-    static std::uint64_t pair_key(std::int32_t a, std::int32_t b) {
-        return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
-    }
-
-    /// (left id, right id) -> merged id, the lookup encode does for every candidate pair: open
-    /// addressing with linear probing in a power-of-two table at most half full.
-    class pair_table {
-    public:
-        pair_table() = default;
-        explicit pair_table(const std::vector<std::pair<std::uint64_t, std::int32_t>>& entries) {
-            std::size_t size = 16;
-            while (size < 2 * entries.size()) size *= 2;
-            shift_ = 64 - std::countr_zero(size);
-            slots_.assign(size, slot{});
-            for (const auto& [key, value] : entries) {
-                std::size_t i = home(key);
-                while (slots_[i].key != empty && slots_[i].key != key) i = (i + 1) & (size - 1);
-                slots_[i] = {key, value};
-            }
-        }
-        /// The merged id, or -1.
-        std::int32_t find(std::uint64_t key) const {
-            if (slots_.empty()) return -1;
-            for (std::size_t i = home(key);; i = (i + 1) & (slots_.size() - 1)) {
-                if (slots_[i].key == key) return slots_[i].value;
-                if (slots_[i].key == empty) return -1;
-            }
-        }
-
-    private:
-        static constexpr std::uint64_t empty = ~std::uint64_t{0};  // ids are >= 0, so no key is all ones
-        struct slot {
-            std::uint64_t key = empty;
-            std::int32_t value = -1;
-        };
-        std::size_t home(std::uint64_t key) const {
-            return static_cast<std::size_t>((key * 0x9E3779B97F4A7C15ull) >> shift_);
-        }
-        std::vector<slot> slots_;
-        int shift_ = 64;
-    };
-
     /// Every pair of ids whose pieces concatenate to a mergeable token, found by splitting each piece.
     void build_merges() {
         std::unordered_map<std::string_view, std::vector<std::int32_t>> all_ids;  // duplicates included
@@ -229,10 +178,10 @@ private:
                 const auto l = all_ids.find(s.substr(0, k)), r = all_ids.find(s.substr(k));
                 if (l == all_ids.end() || r == all_ids.end()) continue;
                 for (const std::int32_t a : l->second)
-                    for (const std::int32_t b : r->second) pairs.emplace_back(pair_key(a, b), merged);
+                    for (const std::int32_t b : r->second) pairs.emplace_back(detail::bpe_pair_key(a, b), merged);
             }
         }
-        merges_ = pair_table(pairs);
+        merges_ = detail::bpe_pair_table(pairs);
     }
 
     /// llama2.c's code-point grouping: a byte plus the continuation bytes after it, at most 4 bytes.
@@ -260,49 +209,20 @@ private:
         return joinable_bytes_.test(a * 256u + b);
     }
 
-    /// Merges `sym` in place, leaving -1 where a symbol was merged into its left neighbour. The text
-    /// is cut where no merge can cross (joinable), and each run merges on its own: its symbols form a
-    /// linked list (prev, next, with -1 and n at the run's ends) and candidate merges a heap; an
-    /// entry is stale once either symbol changed or the two stopped being neighbours, and is skipped.
+    /// Merges `sym` in place (detail::bpe_merger, a merge's priority its piece's score), leaving -1
+    /// where a symbol was merged into its left neighbour. The text is cut where no merge can cross
+    /// (joinable), and each run merges on its own.
     void merge(std::vector<std::int32_t>& sym) const {
         const auto n = static_cast<std::int32_t>(sym.size());
-        std::vector<std::int32_t> prev(sym.size()), next(sym.size());
-        std::vector<candidate> heap;
-        auto at = [](std::vector<std::int32_t>& v, std::int32_t i) -> std::int32_t& {
-            return v[static_cast<std::size_t>(i)];
-        };
-        auto add = [&](std::int32_t left, std::int32_t right) {
-            const std::int32_t merged = merges_.find(pair_key(at(sym, left), at(sym, right)));
-            if (merged < 0) return false;
-            heap.push_back({priority_of(scores_[static_cast<std::size_t>(merged)], left), right, at(sym, left),
-                            at(sym, right), merged});
-            return true;
-        };
-        auto push = [&](std::int32_t left, std::int32_t right) {
-            if (add(left, right)) std::push_heap(heap.begin(), heap.end());
+        detail::bpe_merger merger;
+        const auto rule = [&](std::int32_t a, std::int32_t b) {
+            const std::int32_t merged = merges_.find(a, b);
+            return merged < 0 ? detail::bpe_merge_rule{}
+                              : detail::bpe_merge_rule{merged, ordered(scores_[static_cast<std::size_t>(merged)])};
         };
         for (std::int32_t start = 0, end = 0; start < n; start = end) {
-            for (end = start + 1; end < n && joinable(at(sym, end - 1), at(sym, end));) ++end;
-            for (std::int32_t i = start; i < end; ++i) at(prev, i) = i - 1, at(next, i) = i + 1;
-            at(prev, start) = -1;
-            at(next, end - 1) = n;
-            heap.clear();
-            for (std::int32_t i = start; i + 1 < end; ++i) add(i, i + 1);
-            std::make_heap(heap.begin(), heap.end());
-            while (!heap.empty()) {
-                std::pop_heap(heap.begin(), heap.end());
-                const candidate c = heap.back();
-                heap.pop_back();
-                const std::int32_t left = c.left();
-                if (at(sym, left) != c.left_id || at(sym, c.right) != c.right_id || at(next, left) != c.right) continue;
-                at(sym, left) = c.merged;
-                at(sym, c.right) = -1;
-                const std::int32_t after = at(next, c.right);
-                at(next, left) = after;
-                if (after < n) at(prev, after) = left;
-                if (at(prev, left) >= 0) push(at(prev, left), left);
-                if (after < n) push(left, after);
-            }
+            for (end = start + 1; end < n && joinable(sym[static_cast<std::size_t>(end - 1)], sym[static_cast<std::size_t>(end)]);) ++end;
+            merger.merge(sym, start, end, rule);
         }
     }
 
@@ -312,7 +232,7 @@ private:
     std::unordered_map<std::string, std::int32_t, string_hash, std::equal_to<>> ids_;
     std::array<std::int32_t, 256> single_byte_{};  // find() of each one-byte string
     std::bitset<256 * 256> joinable_bytes_;        // bit 256 a + b: some mergeable piece holds bytes a, b in a row
-    pair_table merges_;
+    detail::bpe_pair_table merges_;
     std::string byte_chars_ = [] {
         std::string s(256, '\0');
         for (int b = 0; b < 256; ++b) s[static_cast<std::size_t>(b)] = static_cast<char>(b);

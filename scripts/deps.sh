@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers libxsimd-dev xtl-dev libeigen3-dev
-  catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev
+  catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
   python3 python3-torch python3-numpy
   clang-14 libclang-rt-14-dev
   "$@"
@@ -25,12 +25,22 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-sudo_cmd=()
-if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
-echo "deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -q
-"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+# PyPI peers of the tests, at pinned versions, for the `python3` on PATH: Hugging Face tokenizers
+# (tests/io/peer_hf_tokenizers.py).
+pip_packages=(tokenizers==0.22.1)
+for spec in "${pip_packages[@]}"; do
+  name=${spec%%==*} version=${spec##*==}
+  if [[ $(python3 -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null) != "$version" ]]; then
+    echo "deps: pip installing $spec"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$spec"
+  fi
+done

@@ -3,7 +3,8 @@
 
 usage: test_summary.py NAME=build/release/ctest-junit.xml [NAME=FILE ...]
 One line per preset: tests, passed, failed, skipped (with the skipped tests' names, and why where
-the test printed a SKIPPED line). Exits 1 when a file is missing or a test failed.
+the test printed a SKIPPED line), and every "ORACLE:" line the tests printed (the counts of the
+comparisons against independent implementations). Exits 1 when a file is missing or a test failed.
 """
 import sys
 import xml.etree.ElementTree as ET
@@ -32,6 +33,10 @@ def summarise(name, path):
         print(f"         skipped: {case.get('name')}" + (f" ({why})" if why else ""))
     for case in failed:
         print(f"         FAILED:  {case.get('name')}")
+    for case in suite.iter("testcase"):
+        for line in (case.findtext("system-out") or "").splitlines():
+            if line.startswith("ORACLE: "):
+                print(f"         {line}")
     return not failed
 
 

@@ -1,0 +1,169 @@
+// hf_tokenizer against Hugging Face's own `tokenizers` (io/peer_hf_tokenizers.py trains real
+// tokenizer.json files of four flavours and encodes TinyStories valid, GSM8K test and a torture set;
+// without the Python package it fails in CI and is a ctest skip elsewhere), and its errors.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <recur/io/hf_tokenizer.hpp>
+
+#include "support/skip.hpp"
+#include "support/scratch_dir.hpp"
+
+using namespace recur;
+using Catch::Contains;
+using nlohmann::json;
+
+namespace {
+
+const std::string python = RECUR_TOKENIZERS_PYTHON;
+
+std::vector<std::string> read_inputs(const std::filesystem::path& file) {
+    std::ifstream f(file, std::ios::binary);
+    std::uint32_t n = 0;
+    f.read(reinterpret_cast<char*>(&n), 4);
+    std::vector<std::string> lines(n);
+    for (auto& line : lines) {
+        std::uint32_t len = 0;
+        f.read(reinterpret_cast<char*>(&len), 4);
+        line.resize(len);
+        f.read(line.data(), len);
+    }
+    REQUIRE(f.good());
+    return lines;
+}
+
+/// A tokenizer.json around a tiny byte-level BPE with `edit` applied.
+json tiny_tokenizer() {
+    json vocab = json::object();
+    for (const char* t : {"a", "b", "c", "ab", "abc", "<s>"}) vocab[t] = vocab.size();
+    return {{"version", "1.0"},
+            {"added_tokens", json::array({{{"id", 5}, {"content", "<s>"}, {"special", true}}})},
+            {"normalizer", nullptr},
+            {"pre_tokenizer", nullptr},
+            {"post_processor", nullptr},
+            {"decoder", nullptr},
+            {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", json::array({"a b", json::array({"ab", "c"})})}}}};
+}
+
+}  // namespace
+
+TEST_CASE("hf_tokenizer encodes and decodes exactly as Hugging Face tokenizers on TinyStories, GSM8K and a torture set",
+          "[io][hf_tokenizer]") {
+    const bool have = std::system((python + " -c 'import tokenizers' > /dev/null 2>&1").c_str()) == 0;
+    if (!test::require_peer(have, "Python package `tokenizers` for " + python + " (scripts/deps.sh installs it)")) return;
+    const test::scratch_dir dir("recur_hf_tokenizer");
+    const std::string data = RECUR_SHARED_DATA;
+    for (const char* f : {"tinystories_train_head_2mb.txt", "tinystories_valid.txt", "gsm8k_test.jsonl"})
+        if (!test::require_file(data + "/" + f)) return;
+    const std::string command = python + " '" + RECUR_TESTS_DIR + "/io/peer_hf_tokenizers.py' '" + dir.path().string() +
+                                "' '" + data + "/tinystories_train_head_2mb.txt' '" + data + "/tinystories_valid.txt' '" +
+                                data + "/gsm8k_test.jsonl' > '" + (dir.path() / "out.txt").string() + "' 2>&1";
+    const int rc = std::system(command.c_str());
+    std::ifstream log(dir.path() / "out.txt");
+    std::stringstream log_text;
+    log_text << log.rdbuf();
+    INFO(command << "\n" << log_text.str());
+    REQUIRE(rc == 0);
+
+    const std::string version = json::parse(log_text.str()).at("tokenizers").get<std::string>();
+    const auto lines = read_inputs(dir.path() / "inputs.bin");
+    REQUIRE(lines.size() > 8000);
+    for (const char* flavour : {"spm_byte_fallback", "metaspace", "llama3_byte_level", "gpt2_digits"}) {
+        INFO(flavour);
+        const hf_tokenizer tok = load_hf_tokenizer(dir.path() / flavour);
+        std::ifstream expected(dir.path() / flavour / "expected.jsonl");
+        std::size_t n = 0, tokens = 0, id_mismatches = 0, decode_mismatches = 0, round_trip_failures = 0;
+        const bool byte_level = std::string(flavour).find("byte_level") != std::string::npos ||
+                                std::string(flavour) == "gpt2_digits";
+        for (std::string row; std::getline(expected, row); ++n) {
+            REQUIRE(n < lines.size());
+            const json e = json::parse(row);
+            const auto theirs = e["ids"].get<std::vector<std::int32_t>>();
+            const auto ours = tok.encode(lines[n]);
+            tokens += theirs.size();
+            if (ours != theirs) {
+                if (id_mismatches++ < 5) UNSCOPED_INFO("line " << n << " ids differ: '" << lines[n] << "'");
+            }
+            if (tok.decode(theirs) != e["decoded"].get<std::string>() ||
+                tok.decode(theirs, true) != e["decoded_skip"].get<std::string>()) {
+                if (decode_mismatches++ < 5) UNSCOPED_INFO("line " << n << " decodes differently: '" << lines[n] << "'");
+            }
+            // Byte-level BPE is lossless: decoding the ids (special-token strings in the text included)
+            // gives back the (UTF-8-repaired) text.
+            if (byte_level && tok.decode(tok.encode(lines[n], false)) != detail::valid_utf8(lines[n])) ++round_trip_failures;
+        }
+        std::cout << "ORACLE: hf_tokenizer vs tokenizers " << version << ", " << flavour << ": " << n << " lines, " << tokens << " tokens, "
+                  << id_mismatches << " id mismatches, " << decode_mismatches << " decode mismatches" << std::endl;
+        CHECK(n == lines.size());
+        CHECK(id_mismatches == 0);
+        CHECK(decode_mismatches == 0);
+        CHECK(round_trip_failures == 0);
+    }
+}
+
+TEST_CASE("hf_tokenizer merges by rank, honours added tokens and the template, and names bad ids", "[io][hf_tokenizer]") {
+    auto j = tiny_tokenizer();
+    j["post_processor"] = {{"type", "TemplateProcessing"},
+                           {"single", json::array({{{"SpecialToken", {{"id", "<s>"}}}}, {{"Sequence", {{"id", "A"}}}}})},
+                           {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {5}}, {"tokens", {"<s>"}}}}}}};
+    const hf_tokenizer tok(j);
+    CHECK(tok.encode("abc", false) == std::vector<std::int32_t>{4});
+    CHECK(tok.encode("abcab", true) == std::vector<std::int32_t>{5, 4, 3});  // a b c a b -> ab c ab -> abc ab
+    CHECK(tok.encode("ab<s>c", false) == std::vector<std::int32_t>{3, 5, 2});
+    CHECK(tok.decode(std::vector<std::int32_t>{5, 4, 2}, true) == "abc c");
+    CHECK_THROWS_WITH(tok.decode(std::vector<std::int32_t>{9}), Contains("token id 9 is out of range"));
+    CHECK(tok.vocab_size() == 6);
+    CHECK(tok.token_to_id("abc") == 4);
+    CHECK(tok.prefix_ids() == std::vector<std::int32_t>{5});
+}
+
+TEST_CASE("tokenizer.json components recur does not implement are errors naming them", "[io][hf_tokenizer][errors]") {
+    struct bad_case {
+        const char* name;
+        std::function<void(json&)> edit;
+        const char* expect;
+    };
+    const std::vector<bad_case> cases{
+        {"wordpiece", [](json& j) { j["model"]["type"] = "WordPiece"; }, "type 'WordPiece' is not supported"},
+        {"nfc", [](json& j) { j["normalizer"] = {{"type", "NFC"}}; }, "normalizer: type 'NFC' is not supported"},
+        {"whitespace", [](json& j) { j["pre_tokenizer"] = {{"type", "Whitespace"}}; }, "type 'Whitespace' is not supported"},
+        {"bert", [](json& j) { j["post_processor"] = {{"type", "BertProcessing"}}; }, "type 'BertProcessing'"},
+        {"wordpiece_decoder", [](json& j) { j["decoder"] = {{"type", "WordPiece"}}; }, "decoder: type 'WordPiece'"},
+        {"dropout", [](json& j) { j["model"]["dropout"] = 0.1; }, "dropout"},
+        {"suffix", [](json& j) { j["model"]["end_of_word_suffix"] = "</w>"; }, "end_of_word_suffix"},
+        {"merge_missing", [](json& j) { j["model"]["merges"].push_back("b c"); }, "makes 'bc', which is not in the vocabulary"},
+        {"merge_shape", [](json& j) { j["model"]["merges"].push_back("abc"); }, "is not two tokens separated by one space"},
+        {"vocab_id", [](json& j) { j["model"]["vocab"]["d"] = -1; }, "the id -1"},
+        {"vocab_twice", [](json& j) { j["model"]["vocab"]["d"] = 0; }, "gives the id 0 to two tokens"},
+        {"regex", [](json& j) {
+             j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"Regex", "(unclosed"}}}, {"behavior", "Isolated"}};
+         }, "does not compile"},
+        {"behaviour", [](json& j) {
+             j["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "Contiguous"}};
+         }, "Split behavior 'Contiguous' is not supported"},
+        {"truncation", [](json& j) { j["truncation"] = {{"max_length", 8}}; }, "'truncation' is set"},
+        {"added_id", [](json& j) { j["added_tokens"][0]["id"] = 1; }, "takes the id 1 of 'b'"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        auto j = tiny_tokenizer();
+        c.edit(j);
+        CHECK_THROWS_WITH(hf_tokenizer(j, "t.json"), Contains("t.json") && Contains(c.expect));
+    }
+    const test::scratch_dir dir("recur_hf_tokenizer_bad");
+    const auto path = dir.write("broken/tokenizer.json", "{\"model\": ");
+    CHECK_THROWS_AS(load_hf_tokenizer(dir.path() / "broken"), io_error);
+    CHECK_THROWS_WITH(load_hf_tokenizer(dir.path() / "broken"), Contains("not valid JSON"));
+    CHECK_THROWS_WITH(load_hf_tokenizer(dir.path() / "missing"), Contains("missing"));
+}

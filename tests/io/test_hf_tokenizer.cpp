@@ -154,6 +154,15 @@ TEST_CASE("tokenizer.json components recur does not implement are errors naming 
          }, "Split behavior 'Contiguous' is not supported"},
         {"truncation", [](json& j) { j["truncation"] = {{"max_length", 8}}; }, "'truncation' is set"},
         {"added_id", [](json& j) { j["added_tokens"][0]["id"] = 1; }, "takes the id 1 of 'b'"},
+        {"metaspace_empty", [](json& j) { j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", ""}}; },
+         "replacement must be one character"},
+        {"metaspace_decoder", [](json& j) { j["decoder"] = {{"type", "Metaspace"}, {"replacement", "ab"}}; },
+         "replacement must be one character"},
+        {"strip_empty", [](json& j) { j["decoder"] = {{"type", "Strip"}, {"content", ""}, {"start", 1}, {"stop", 0}}; },
+         "Strip's content must be one character"},
+        {"template", [](json& j) {
+             j["post_processor"] = {{"type", "TemplateProcessing"}, {"single", json::array({{{"SpecialToken", {{"id", "<x>"}}}}})}};
+         }, "special token '<x>' of the template is not in 'special_tokens'"},
     };
     for (const auto& c : cases) {
         INFO(c.name);

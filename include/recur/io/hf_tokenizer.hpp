@@ -161,6 +161,11 @@ public:
         }
         pcre2_jit_compile(code_.get(), PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is unavailable
         data_.reset(pcre2_match_data_create_from_pattern(code_.get(), nullptr));
+        context_.reset(pcre2_match_context_create(nullptr));
+        check(data_ && context_, where, "out of memory compiling the regex '", pattern, "'");
+        // A pathological pattern (catastrophic backtracking) fails with an error instead of hanging.
+        pcre2_set_match_limit(context_.get(), 100'000'000);
+        pcre2_set_depth_limit(context_.get(), 1'000'000);
     }
 
     /// Calls f(begin, end) for each non-overlapping match in `s`, left to right (an empty match
@@ -170,9 +175,14 @@ public:
         std::size_t at = 0;
         while (at <= s.size()) {
             const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), at,
-                                       PCRE2_NO_UTF_CHECK, data_.get(), nullptr);
+                                       PCRE2_NO_UTF_CHECK, data_.get(), context_.get());
             if (rc == PCRE2_ERROR_NOMATCH) return;
-            check(rc >= 0, "recur::hf_tokenizer: regex match failed (PCRE2 error ", rc, ")");
+            if (rc < 0) {
+                std::array<PCRE2_UCHAR, 256> msg{};
+                pcre2_get_error_message(rc, msg.data(), msg.size());
+                fail("recur::hf_tokenizer: a split regex failed on a text of ", s.size(), " bytes: ",
+                     reinterpret_cast<const char*>(msg.data()));
+            }
             const PCRE2_SIZE* v = pcre2_get_ovector_pointer(data_.get());
             const std::size_t b = v[0], e = v[1];
             if (e > b) f(b, e);
@@ -192,8 +202,12 @@ private:
     struct data_free {
         void operator()(pcre2_match_data* d) const { pcre2_match_data_free(d); }
     };
+    struct context_free {
+        void operator()(pcre2_match_context* c) const { pcre2_match_context_free(c); }
+    };
     std::unique_ptr<pcre2_code, code_free> code_;
-    std::unique_ptr<pcre2_match_data, data_free> data_;  // match data is per call site; the tokenizer is not shared across threads
+    std::unique_ptr<pcre2_match_data, data_free> data_;  // per regex: a tokenizer serves one thread at a time
+    std::unique_ptr<pcre2_match_context, context_free> context_;
 };
 
 /// GPT-2's split pattern, what ByteLevel's use_regex applies.
@@ -500,7 +514,7 @@ inline void hf_tokenizer::parse_pre_tokenizer(const nlohmann::json& p, const std
     } else if (type == "Metaspace") {
         t.k = pre_tokenizer::metaspace;
         t.replacement = detail::hf_get<std::string>(p, "replacement", at);
-        check(detail::utf8_sequence_length(t.replacement, 0) == t.replacement.size(), at,
+        check(!t.replacement.empty() && detail::utf8_sequence_length(t.replacement, 0) == t.replacement.size(), at,
               "Metaspace's replacement must be one character");
         std::string scheme = p.contains("prepend_scheme") ? detail::hf_get<std::string>(p, "prepend_scheme", at)
                              : detail::hf_get<bool>(p, "add_prefix_space", at, true) ? "always" : "never";
@@ -578,11 +592,13 @@ inline void hf_tokenizer::parse_decoder(const nlohmann::json& d, const std::stri
     } else if (type == "Strip") {
         x.k = decoder::strip;
         x.a = detail::hf_get<std::string>(d, "content", at);
-        check(detail::utf8_sequence_length(x.a, 0) == x.a.size() && !x.a.empty(), at, "Strip's content must be one character");
+        check(!x.a.empty() && detail::utf8_sequence_length(x.a, 0) == x.a.size(), at, "Strip's content must be one character");
         x.start = detail::hf_get<std::size_t>(d, "start", at), x.stop = detail::hf_get<std::size_t>(d, "stop", at);
     } else if (type == "Metaspace") {
         x.k = decoder::metaspace;
         x.a = detail::hf_get<std::string>(d, "replacement", at);
+        check(!x.a.empty() && detail::utf8_sequence_length(x.a, 0) == x.a.size(), at,
+              "Metaspace's replacement must be one character");
         const std::string scheme = d.contains("prepend_scheme") ? detail::hf_get<std::string>(d, "prepend_scheme", at)
                                    : detail::hf_get<bool>(d, "add_prefix_space", at, true) ? "always" : "never";
         x.prepend = scheme != "never";

@@ -1,4 +1,5 @@
-// `recur tokenize`: a text or JSONL corpus -> an llm.c token file, with a llama2.c tokenizer; one summary line.
+// `recur tokenize`: a text or JSONL corpus -> an llm.c token file, with a llama2.c or Hugging Face
+// tokenizer; one summary line.
 // Not here: training a tokenizer, sharding, train/validation splits.
 #include <chrono>
 #include <iostream>
@@ -8,7 +9,7 @@
 
 #include <recur/io/text_corpus.hpp>
 #include <recur/io/token_file.hpp>
-#include <recur/io/tokenizer.hpp>
+#include <recur/io/any_tokenizer.hpp>
 
 #include "commands.hpp"
 #include "options.hpp"
@@ -23,11 +24,11 @@ struct options {
 
 int tokenize(const options& o) {
     const auto start = std::chrono::steady_clock::now();
-    const auto tokenizer = recur::load_llama2c_tokenizer(o.tokenizer);
+    const auto tokenizer = recur::load_tokenizer(o.tokenizer);
     const auto corpus = recur::tokenize_corpus(tokenizer, o.in, o.format, o.eos);
     const auto info = recur::write_token_file(o.out, corpus.ids);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cout << "recur tokenize: " << corpus.documents << " documents, " << info.count << " tokens, " << corpus.bytes
+    std::cout << "recur tokenize (" << tokenizer.kind() << "): " << corpus.documents << " documents, " << info.count << " tokens, " << corpus.bytes
               << " bytes in, " << seconds << " s (" << static_cast<double>(corpus.bytes) / seconds / 1e6
               << " MB/s) -> '" << o.out << "' (version " << info.version << ")" << std::endl;
     return 0;
@@ -40,9 +41,10 @@ namespace recur_cli {
 command add_tokenize(CLI::App& parent) {
     auto* cmd = parent.add_subcommand(
         "tokenize",
-        "encode a text or JSONL corpus with a llama2.c tokenizer into an llm.c token file (BOS per document)");
+        "encode a text or JSONL corpus with a llama2.c or Hugging Face tokenizer into an llm.c token file (BOS per "
+        "document)");
     auto o = std::make_shared<options>();
-    add_tokenizer_option(cmd, o->tokenizer, "e.g. ../shared/data/tok512.bin")->required();
+    add_tokenizer_option(cmd, o->tokenizer, "e.g. ../shared/data/tok512.bin", any_tokenizer)->required();
     cmd->add_option("--in", o->in, "corpus: text (documents split at <|endoftext|> lines, else blank lines) or JSONL")
         ->required();
     cmd->add_option("--out", o->out, "token file to write (llm.c format; uint16 ids when they fit)")->required();

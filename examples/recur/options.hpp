@@ -23,9 +23,14 @@ inline CLI::Option* add_model_option(CLI::App* cmd, std::string& path, const std
     return cmd->add_option("--model", path, formats)->required();
 }
 
-/// --tokenizer PATH: a llama2.c tokenizer file; `use` says what for (or when it is needed).
-inline CLI::Option* add_tokenizer_option(CLI::App* cmd, std::string& path, const std::string& use) {
-    return cmd->add_option("--tokenizer", path, "llama2.c tokenizer file (" + use + ")");
+/// The tokenizers recur::load_tokenizer reads, and those of commands that read llama2.c's only.
+inline constexpr const char* any_tokenizer = "llama2.c tokenizer file, or Hugging Face tokenizer.json or model folder";
+inline constexpr const char* llama2c_tokenizer = "llama2.c tokenizer file";
+
+/// --tokenizer PATH: `formats` names the files it may be; `use` says what for (or when it is needed).
+inline CLI::Option* add_tokenizer_option(CLI::App* cmd, std::string& path, const std::string& use,
+                                         const std::string& formats = llama2c_tokenizer) {
+    return cmd->add_option("--tokenizer", path, formats + " (" + use + ")");
 }
 
 /// --data PATH: an llm.c token file (as `recur tokenize` writes); `use` says what it is read for.

@@ -15,7 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <recur/io/any_tokenizer.hpp>
 #include <recur/io/hf_tokenizer.hpp>
+#include <recur/io/text_corpus.hpp>
 
 #include "support/skip.hpp"
 #include "support/scratch_dir.hpp"
@@ -175,4 +177,46 @@ TEST_CASE("tokenizer.json components recur does not implement are errors naming 
     CHECK_THROWS_AS(load_hf_tokenizer(dir.path() / "broken"), io_error);
     CHECK_THROWS_WITH(load_hf_tokenizer(dir.path() / "broken"), Contains("not valid JSON"));
     CHECK_THROWS_WITH(load_hf_tokenizer(dir.path() / "missing"), Contains("missing"));
+}
+
+TEST_CASE("load_tokenizer picks the format from the path, tokenizer_config.json names BOS and EOS, corpora tokenize",
+          "[io][hf_tokenizer]") {
+    const test::scratch_dir dir("recur_any_tokenizer");
+    auto j = tiny_tokenizer();
+    j["post_processor"] = {{"type", "TemplateProcessing"},
+                           {"single", json::array({{{"SpecialToken", {{"id", "<s>"}}}}, {{"Sequence", {{"id", "A"}}}}})},
+                           {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {5}}, {"tokens", {"<s>"}}}}}}};
+    dir.write("m/tokenizer.json", j.dump());
+    const auto plain = load_tokenizer(dir.path() / "m");
+    CHECK(std::string(plain.kind()) == "huggingface");
+    CHECK(plain.bos() == 5);  // the template's one prefix token
+    CHECK_THROWS_WITH(plain.eos(), Contains("no EOS token"));
+    CHECK_THROWS_WITH(plain.encode("ab", true, true), Contains("no EOS token"));
+    CHECK_THROWS_WITH(load_tokenizer(dir.path() / "m", 5), Contains("beyond the model's vocabulary of 5"));
+
+    dir.write("m/tokenizer_config.json", R"({"bos_token": "<s>", "eos_token": {"content": "c", "lstrip": false}})");
+    const auto t = load_tokenizer(dir.path() / "m" / "tokenizer.json", 6);
+    CHECK(t.eos() == 2);
+    CHECK(t.encode("abcab", true, true) == std::vector<std::int32_t>{5, 4, 3, 2});
+    CHECK(t.encode("ab", false, false) == std::vector<std::int32_t>{3});
+    CHECK(t.decode(std::vector<std::int32_t>{4, 3}) == "abc ab");
+
+    const auto corpus_file = dir.write("corpus.txt", "abc\n<|endoftext|>\nab\n");
+    const auto corpus = tokenize_corpus(t, corpus_file, corpus_format::text, true);
+    CHECK(corpus.documents == 2);
+    std::vector<std::int32_t> expected;
+    for (const char* doc : {"abc", "ab"}) t.encode_into(expected, doc, true, true);
+    CHECK(corpus.ids == expected);
+
+    dir.write("bad/tokenizer.json", j.dump());
+    dir.write("bad/tokenizer_config.json", R"({"eos_token": "zzz"})");
+    CHECK_THROWS_AS(load_tokenizer(dir.path() / "bad"), io_error);
+    CHECK_THROWS_WITH(load_tokenizer(dir.path() / "bad"), Contains("tokenizer_config.json") && Contains("eos_token 'zzz'"));
+
+    const std::string tok512 = std::string(RECUR_SHARED_DATA) + "/tok512.bin";
+    if (!test::require_file(tok512)) return;
+    const auto l2c = load_tokenizer(tok512, 512);
+    CHECK(std::string(l2c.kind()) == "llama2.c");
+    CHECK(l2c.bos() == 1);
+    CHECK(l2c.get<llama2c_tokenizer>() != nullptr);
 }

@@ -17,6 +17,7 @@
 #include <recur/core/error.hpp>
 #include <recur/io/atomic_file.hpp>
 #include <recur/io/config_json.hpp>
+#include <recur/io/read_text.hpp>
 #include <recur/io/safetensors.hpp>
 #include <recur/nn/config.hpp>
 #include <recur/nn/llama.hpp>
@@ -218,14 +219,7 @@ inline model_config hf_config_from_json(const nlohmann::json& j, const std::stri
 
 /// Reads a Hugging Face config.json; errors name the file.
 inline model_config load_hf_config(const std::filesystem::path& path) {
-    const std::string text = detail::read_text_file(path, "recur::load_hf_config");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        io_fail("recur::load_hf_config: '", path.string(), "' is not valid JSON: ", e.what());
-    }
-    return hf_config_from_json(j, path.string());
+    return hf_config_from_json(detail::read_json_file(path, "recur::load_hf_config"), path.string());
 }
 
 /// The config.json of the LlamaForCausalLM that save_hf writes for a model with config `c`.

@@ -247,6 +247,46 @@ public:
     const std::vector<std::int32_t>& prefix_ids() const { return prefix_; }
     const std::vector<std::int32_t>& suffix_ids() const { return suffix_; }
 
+    /// Appends the ids of one document to `out`: with `bos`, inside the post-processor's template
+    /// (its BOS, as the model was trained); with `eos`, then the end-of-sequence token. The
+    /// recur::TextTokenizer interface.
+    void encode_into(std::vector<std::int32_t>& out, std::string_view text, bool bos, bool eos) const {
+        const auto ids = encode(text, bos);
+        out.insert(out.end(), ids.begin(), ids.end());
+        if (eos) out.push_back(this->eos());
+    }
+    /// The beginning-of-sequence id: tokenizer_config.json's bos_token where it was read, else the
+    /// template's single prefix token; recur::error if neither names one.
+    std::int32_t bos() const {
+        if (bos_) return *bos_;
+        check(prefix_.size() == 1, "recur::hf_tokenizer: no BOS token (no tokenizer_config.json bos_token, and the "
+              "post-processor does not put exactly one token before a sequence)");
+        return prefix_.front();
+    }
+    /// The end-of-sequence id (tokenizer_config.json's eos_token); recur::error if it was not given.
+    std::int32_t eos() const {
+        check(eos_.has_value(), "recur::hf_tokenizer: no EOS token (tokenizer.json does not name one; a "
+              "tokenizer_config.json with eos_token beside it does)");
+        return *eos_;
+    }
+    /// Sets BOS / EOS from the token strings of a tokenizer_config.json ("bos_token": "<s>" or
+    /// {"content": "<s>", ...}); a string that is not a token throws recur::error naming it.
+    void set_special_tokens(const nlohmann::json& config, const std::string& where) {
+        const auto read = [&](const char* key) -> std::optional<std::int32_t> {
+            const auto it = config.find(key);
+            if (it == config.end() || it->is_null()) return std::nullopt;
+            const nlohmann::json& v = it->is_object() ? it->value("content", nlohmann::json()) : *it;
+            check(v.is_string(), "recur::hf_tokenizer: '", where, "': '", key, "' must be a string or {\"content\": ...}");
+            const auto id = token_to_id(v.get<std::string>());
+            check(id.has_value(), "recur::hf_tokenizer: '", where, "': ", key, " '", v.get<std::string>(),
+                  "' is not a token of the tokenizer");
+            return id;
+        };
+        check(config.is_object(), "recur::hf_tokenizer: '", where, "' is not a JSON object");
+        if (const auto b = read("bos_token")) bos_ = b;
+        if (const auto e = read("eos_token")) eos_ = e;
+    }
+
 private:
     struct added_token {
         std::string content;
@@ -308,6 +348,7 @@ private:
     bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
     std::array<std::int32_t, 256> byte_tokens_{};  // "<0xHH>" ids, -1 where absent
     std::vector<std::int32_t> prefix_, suffix_;    // TemplateProcessing's single template around $A
+    std::optional<std::int32_t> bos_, eos_;        // from tokenizer_config.json
     mutable std::unordered_map<std::string, std::vector<std::int32_t>> cache_;
     mutable detail::bpe_merger merger_;
     static constexpr std::size_t cache_limit = 1 << 16;
@@ -955,18 +996,16 @@ inline std::string hf_tokenizer::decode(std::span<const std::int32_t> ids, bool 
     return out;
 }
 
-/// Reads a tokenizer.json (or the tokenizer.json of a model folder); errors name the file.
+/// Reads a tokenizer.json (or the tokenizer.json of a model folder), and BOS / EOS from the
+/// tokenizer_config.json beside it when there is one; errors (recur::io_error) name the file.
 inline hf_tokenizer load_hf_tokenizer(const std::filesystem::path& path) {
     const auto file = std::filesystem::is_directory(path) ? path / "tokenizer.json" : path;
-    const std::string text = detail::read_text_file(file, "recur::load_hf_tokenizer");
-    nlohmann::json j;
+    const auto config = file.parent_path() / "tokenizer_config.json";
     try {
-        j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        io_fail("recur::load_hf_tokenizer: '", file.string(), "' is not valid JSON: ", e.what());
-    }
-    try {
-        return hf_tokenizer(j, file.string());
+        hf_tokenizer t(detail::read_json_file(file, "recur::load_hf_tokenizer"), file.string());
+        if (std::filesystem::exists(config))
+            t.set_special_tokens(detail::read_json_file(config, "recur::load_hf_tokenizer"), config.string());
+        return t;
     } catch (const io_error&) {
         throw;
     } catch (const error& e) {

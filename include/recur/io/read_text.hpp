@@ -1,5 +1,5 @@
-// Reading a whole file into a string, with recur::io_error naming the caller and the path.
-// Not here: parsing (each format's own header).
+// Reading a whole file into a string, or a whole JSON file, with recur::io_error naming the caller
+// and the path. Not here: what the JSON means (each format's own header).
 #pragma once
 
 #include <filesystem>
@@ -7,6 +7,8 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include <recur/core/error.hpp>
 
@@ -19,6 +21,16 @@ inline std::string read_text_file(const std::filesystem::path& path, std::string
     std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     if (f.bad()) io_fail(who, ": '", path.string(), "': read failed");
     return text;
+}
+
+/// The JSON of `path`; io_error "<who>: '<path>' is not valid JSON: ..." besides read_text_file's.
+inline nlohmann::json read_json_file(const std::filesystem::path& path, std::string_view who) {
+    const std::string text = read_text_file(path, who);
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        io_fail(who, ": '", path.string(), "' is not valid JSON: ", e.what());
+    }
 }
 
 }  // namespace recur::detail

@@ -163,10 +163,12 @@ struct tokenized_corpus {
     std::int64_t bytes = 0;  // size of the input file
 };
 
-/// Encodes every document of `path` with BOS in front (llama2.c's convention) and, when `eos`, EOS
-/// after it, concatenated in file order.
-inline tokenized_corpus tokenize_corpus(const llama2c_tokenizer& tokenizer, const std::string& path,
-                                        corpus_format format = corpus_format::automatic, bool eos = false) {
+/// Encodes every document of `path` with its beginning-of-sequence tokens in front (llama2.c's BOS,
+/// or a Hugging Face tokenizer's template) and, when `eos`, EOS after it, concatenated in file order.
+/// Tokenizer: llama2c_tokenizer, hf_tokenizer or any_tokenizer (a TextTokenizer, io/any_tokenizer.hpp).
+template <class Tokenizer>
+tokenized_corpus tokenize_corpus(const Tokenizer& tokenizer, const std::string& path,
+                                 corpus_format format = corpus_format::automatic, bool eos = false) {
     tokenized_corpus out;
     out.bytes = for_each_document(path, format, [&](std::string_view doc) {
         tokenizer.encode_into(out.ids, doc, true, eos);

@@ -1,0 +1,82 @@
+// One handle for every tokenizer recur reads, chosen by the path: a Hugging Face tokenizer.json (the
+// file, or a model folder holding one) or a llama2.c tokenizer file; and the TextTokenizer concept
+// that both satisfy, which corpus tokenization is written against.
+// Not here: the tokenizers themselves (tokenizer.hpp, hf_tokenizer.hpp).
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <recur/core/error.hpp>
+#include <recur/io/hf_tokenizer.hpp>
+#include <recur/io/tokenizer.hpp>
+
+namespace recur {
+
+/// A tokenizer of documents: encode_into(out, text, bos, eos) appends a document's ids (with its
+/// beginning-of-sequence tokens and end-of-sequence token on request), decode gives text back, and
+/// bos(), eos() and vocab_size() say what ids it uses.
+template <class T>
+concept TextTokenizer = requires(const T& t, std::vector<std::int32_t>& out, std::string_view s,
+                                 std::span<const std::int32_t> ids) {
+    t.encode_into(out, s, true, false);
+    { t.decode(ids) } -> std::convertible_to<std::string>;
+    { t.vocab_size() } -> std::convertible_to<std::int64_t>;
+    { t.bos() } -> std::convertible_to<std::int32_t>;
+    { t.eos() } -> std::convertible_to<std::int32_t>;
+};
+
+/// A llama2.c or a Hugging Face tokenizer behind one interface (a TextTokenizer).
+class any_tokenizer {
+public:
+    explicit any_tokenizer(llama2c_tokenizer t) : t_(std::move(t)) {}
+    explicit any_tokenizer(hf_tokenizer t) : t_(std::move(t)) {}
+
+    void encode_into(std::vector<std::int32_t>& out, std::string_view text, bool bos, bool eos) const {
+        std::visit([&](const auto& t) { t.encode_into(out, text, bos, eos); }, t_);
+    }
+    std::vector<std::int32_t> encode(std::string_view text, bool bos, bool eos) const {
+        std::vector<std::int32_t> out;
+        encode_into(out, text, bos, eos);
+        return out;
+    }
+    std::string decode(std::span<const std::int32_t> ids) const {
+        return std::visit([&](const auto& t) { return std::string(t.decode(ids)); }, t_);
+    }
+    std::int64_t vocab_size() const { return std::visit([](const auto& t) { return t.vocab_size(); }, t_); }
+    std::int32_t bos() const { return std::visit([](const auto& t) { return t.bos(); }, t_); }
+    std::int32_t eos() const { return std::visit([](const auto& t) { return t.eos(); }, t_); }
+    /// "llama2.c" or "huggingface".
+    const char* kind() const { return t_.index() == 0 ? "llama2.c" : "huggingface"; }
+    /// The tokenizer itself, when it is of type T (else nullptr).
+    template <class T>
+    const T* get() const {
+        return std::get_if<T>(&t_);
+    }
+
+private:
+    std::variant<llama2c_tokenizer, hf_tokenizer> t_;
+};
+
+/// Loads the tokenizer at `path`: a folder (its tokenizer.json, with tokenizer_config.json's BOS and
+/// EOS when present) or a file ending in .json is a Hugging Face tokenizer, anything else a llama2.c
+/// tokenizer file. With `model_vocab_size` >= 0, every id the tokenizer can produce must be below it
+/// (a llama2.c file must hold exactly that many tokens). Errors are recur::io_error naming the file.
+inline any_tokenizer load_tokenizer(const std::filesystem::path& path, std::int64_t model_vocab_size = -1) {
+    if (std::filesystem::is_directory(path) || path.extension() == ".json") {
+        hf_tokenizer t = load_hf_tokenizer(path);
+        if (model_vocab_size >= 0 && t.vocab_size() > model_vocab_size)
+            io_fail("recur::load_tokenizer: '", path.string(), "' has ids up to ", t.vocab_size() - 1,
+                    ", beyond the model's vocabulary of ", model_vocab_size);
+        return any_tokenizer(std::move(t));
+    }
+    return any_tokenizer(load_llama2c_tokenizer(path.string(), model_vocab_size));
+}
+
+}  // namespace recur

@@ -15,6 +15,7 @@
 #include <cctype>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -237,7 +238,7 @@ public:
     std::int64_t vocab_size() const { return static_cast<std::int64_t>(tokens_.size()); }
     /// The id of token `s` (vocabulary or added), if any.
     std::optional<std::int32_t> token_to_id(std::string_view s) const {
-        const auto it = ids_.find(std::string(s));
+        const auto it = ids_.find(s);
         return it == ids_.end() ? std::nullopt : std::optional(it->second);
     }
     /// The string of id `id` (empty for an unused id).
@@ -330,11 +331,30 @@ private:
     /// (text, -1) or ("", added id).
     void split_added(std::string_view text, bool normalized, std::vector<std::pair<std::string, std::int32_t>>& out) const;
     std::string normalize(std::string s) const;
-    void pre_tokenize(std::string s, std::vector<std::string>& words, bool first_segment) const;
-    void encode_word(const std::string& word, std::vector<std::int32_t>& out) const;
+    /// Words as ranges of one text: what pre-tokenization passes from stage to stage.
+    struct pieces {
+        std::string text;
+        std::vector<std::pair<std::size_t, std::size_t>> ranges;
+        void clear() { text.clear(), ranges.clear(); }
+        std::string_view view(std::pair<std::size_t, std::size_t> r) const {
+            return std::string_view(text).substr(r.first, r.second - r.first);
+        }
+    };
+    struct span_t {
+        std::size_t b, e;
+        bool match;
+    };
+    /// Runs the pre-tokenizers over `in` (one piece, the segment, on entry; the words on return).
+    void pre_tokenize(pieces& in, bool first_segment) const;
+    void encode_word(std::string_view word, std::vector<std::int32_t>& out) const;
 
-    std::unordered_map<std::string, std::int32_t> vocab_;  // the model's vocabulary
-    std::unordered_map<std::string, std::int32_t> ids_;    // vocabulary and added tokens
+    struct string_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    using string_map = std::unordered_map<std::string, std::int32_t, string_hash, std::equal_to<>>;
+    string_map vocab_;  // the model's vocabulary
+    string_map ids_;    // vocabulary and added tokens
     std::vector<std::string> tokens_;                       // id -> string
     std::vector<added_token> added_;
     std::vector<bool> special_;                             // id -> a special added token
@@ -349,9 +369,11 @@ private:
     std::array<std::int32_t, 256> byte_tokens_{};  // "<0xHH>" ids, -1 where absent
     std::vector<std::int32_t> prefix_, suffix_;    // TemplateProcessing's single template around $A
     std::optional<std::int32_t> bos_, eos_;        // from tokenizer_config.json
-    mutable std::unordered_map<std::string, std::vector<std::int32_t>> cache_;
+    mutable std::unordered_map<std::string, std::vector<std::int32_t>, string_hash, std::equal_to<>> cache_;
+    mutable pieces scratch_pieces_;
+    mutable std::vector<span_t> spans_, merged_;
     mutable detail::bpe_merger merger_;
-    static constexpr std::size_t cache_limit = 1 << 16;
+    static constexpr std::size_t cache_limit = 1 << 16, cached_word_bytes = 256;
 };
 
 namespace detail {
@@ -723,100 +745,105 @@ inline std::string hf_tokenizer::normalize(std::string s) const {
     return s;
 }
 
-inline void hf_tokenizer::pre_tokenize(std::string s, std::vector<std::string>& words, bool first_segment) const {
-    std::vector<std::string> pieces{std::move(s)}, next;
+inline void hf_tokenizer::pre_tokenize(pieces& in, bool first_segment) const {
+    pieces& out = scratch_pieces_;
     for (const auto& p : pre_tokenizers_) {
-        next.clear();
-        for (std::size_t w = 0; w < pieces.size(); ++w) {
-            std::string& piece = pieces[w];
-            if (p.k == pre_tokenizer::byte_level && p.add_prefix_space && !piece.starts_with(' ')) piece.insert(0, " ");
-            if (p.k == pre_tokenizer::metaspace) {
-                std::string replaced;
-                for (const char c : piece) c == ' ' ? replaced += p.replacement : replaced += c;
+        out.clear();
+        const bool rewrites = p.k == pre_tokenizer::byte_level || p.k == pre_tokenizer::metaspace;
+        if (!rewrites) out.text = in.text;  // Split and Digits only cut: their pieces are ranges of the same text
+        for (std::size_t w = 0; w < in.ranges.size(); ++w) {
+            std::string_view piece = in.view(in.ranges[w]);
+            std::string prepared;  // the piece after ByteLevel's prefix space or Metaspace's replacement
+            if (p.k == pre_tokenizer::byte_level && p.add_prefix_space && !piece.starts_with(' ')) {
+                prepared = " " + std::string(piece);
+                piece = prepared;
+            } else if (p.k == pre_tokenizer::metaspace) {
+                for (const char c : piece) c == ' ' ? prepared += p.replacement : prepared += c;
                 const bool prepend = p.prepend_scheme == pre_tokenizer::always ||
                                      (p.prepend_scheme == pre_tokenizer::first && first_segment && w == 0);
-                if (prepend && !replaced.starts_with(p.replacement)) replaced.insert(0, p.replacement);
-                piece = std::move(replaced);
-                if (!p.metaspace_split) {
-                    next.push_back(std::move(piece));
-                    continue;
+                if (prepend && !std::string_view(prepared).starts_with(p.replacement)) prepared.insert(0, p.replacement);
+                piece = prepared;
+            }
+            // Where this stage's parts go: a range of the shared text, or a rewritten copy.
+            const std::size_t base = rewrites ? 0 : static_cast<std::size_t>(piece.data() - in.text.data());
+            auto emit = [&](std::size_t b, std::size_t e) {
+                if (e <= b) return;
+                if (!rewrites) {
+                    out.ranges.push_back({base + b, base + e});
+                } else if (p.k == pre_tokenizer::byte_level) {
+                    const std::size_t start = out.text.size();
+                    for (std::size_t i = b; i < e; ++i)
+                        out.text += detail::byte_level_alphabet::get().chars[static_cast<unsigned char>(piece[i])];
+                    out.ranges.push_back({start, out.text.size()});
+                } else {
+                    out.ranges.push_back({out.text.size(), out.text.size() + (e - b)});
+                    out.text.append(piece.substr(b, e - b));
                 }
+            };
+            if (p.k == pre_tokenizer::metaspace && !p.metaspace_split) {
+                emit(0, piece.size());
+                continue;
             }
             const auto behavior = p.k == pre_tokenizer::metaspace ? pre_tokenizer::merged_with_next
                                   : p.k == pre_tokenizer::split  ? p.behavior
                                                                  : pre_tokenizer::isolated;
-            std::vector<std::string> parts;
-            if (p.regex) {
-                // The piece as (begin, end, is_match) spans, gaps included, then folded as tokenizers'
-                // SplitDelimiterBehavior does.
-                struct span_t {
-                    std::size_t b, e;
-                    bool match;
-                };
-                std::vector<span_t> spans;
-                std::size_t last = 0;
-                p.regex->for_each_match(piece, [&](std::size_t b, std::size_t e) {
-                    if (b > last) spans.push_back({last, b, false});
-                    spans.push_back({b, e, true});
-                    last = e;
-                });
-                if (last < piece.size()) spans.push_back({last, piece.size(), false});
-                std::vector<span_t> merged;
-                switch (behavior) {
-                case pre_tokenizer::isolated: merged = spans; break;
-                case pre_tokenizer::removed:
-                    for (const auto& x : spans)
-                        if (!x.match) merged.push_back(x);
-                    break;
-                case pre_tokenizer::merged_with_previous: {
-                    bool previous_match = false;
-                    for (const auto& x : spans) {
-                        if (x.match && !previous_match && !merged.empty()) merged.back().e = x.e;
-                        else merged.push_back(x);
-                        previous_match = x.match;
-                    }
-                    break;
-                }
-                case pre_tokenizer::merged_with_next: {
-                    bool next_match = false;
-                    for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
-                        if (it->match && !next_match && !merged.empty()) merged.back().b = it->b;
-                        else merged.push_back(*it);
-                        next_match = it->match;
-                    }
-                    std::reverse(merged.begin(), merged.end());
-                    break;
-                }
-                }
-                for (const auto& x : merged) parts.push_back(piece.substr(x.b, x.e - x.b));
-            } else {
-                parts.push_back(std::move(piece));
+            if (!p.regex) {
+                emit(0, piece.size());
+                continue;
             }
-            for (auto& part : parts) {
-                if (part.empty()) continue;
-                if (p.k == pre_tokenizer::byte_level) {
-                    std::string mapped;
-                    mapped.reserve(part.size() * 2);
-                    for (const char c : part) mapped += detail::byte_level_alphabet::get().chars[static_cast<unsigned char>(c)];
-                    next.push_back(std::move(mapped));
-                } else {
-                    next.push_back(std::move(part));
+            // The piece as (begin, end, is_match) spans, gaps included, folded as tokenizers'
+            // SplitDelimiterBehavior does.
+            spans_.clear();
+            std::size_t last = 0;
+            p.regex->for_each_match(piece, [&](std::size_t b, std::size_t e) {
+                if (b > last) spans_.push_back({last, b, false});
+                spans_.push_back({b, e, true});
+                last = e;
+            });
+            if (last < piece.size()) spans_.push_back({last, piece.size(), false});
+            switch (behavior) {
+            case pre_tokenizer::isolated:
+                for (const auto& x : spans_) emit(x.b, x.e);
+                break;
+            case pre_tokenizer::removed:
+                for (const auto& x : spans_)
+                    if (!x.match) emit(x.b, x.e);
+                break;
+            case pre_tokenizer::merged_with_previous: {
+                merged_.clear();
+                bool previous_match = false;
+                for (const auto& x : spans_) {
+                    if (x.match && !previous_match && !merged_.empty()) merged_.back().e = x.e;
+                    else merged_.push_back(x);
+                    previous_match = x.match;
                 }
+                for (const auto& x : merged_) emit(x.b, x.e);
+                break;
+            }
+            case pre_tokenizer::merged_with_next: {
+                merged_.clear();
+                bool next_match = false;
+                for (auto it = spans_.rbegin(); it != spans_.rend(); ++it) {
+                    if (it->match && !next_match && !merged_.empty()) merged_.back().b = it->b;
+                    else merged_.push_back(*it);
+                    next_match = it->match;
+                }
+                for (auto it = merged_.rbegin(); it != merged_.rend(); ++it) emit(it->b, it->e);
+                break;
+            }
             }
         }
-        pieces.swap(next);
+        std::swap(in, out);
     }
-    for (auto& piece : pieces)
-        if (!piece.empty()) words.push_back(std::move(piece));
 }
 
-inline void hf_tokenizer::encode_word(const std::string& word, std::vector<std::int32_t>& out) const {
+inline void hf_tokenizer::encode_word(std::string_view word, std::vector<std::int32_t>& out) const {
     if (const auto it = cache_.find(word); it != cache_.end()) {
         out.insert(out.end(), it->second.begin(), it->second.end());
         return;
     }
     std::vector<std::int32_t> sym;
-    if (const auto it = vocab_.find(word); ignore_merges_ && it != vocab_.end()) {
+    if (const auto it = ignore_merges_ ? vocab_.find(word) : vocab_.end(); it != vocab_.end()) {
         sym.push_back(it->second);
     } else {
         sym.reserve(word.size());
@@ -850,6 +877,7 @@ inline void hf_tokenizer::encode_word(const std::string& word, std::vector<std::
         std::erase(sym, -1);
     }
     out.insert(out.end(), sym.begin(), sym.end());
+    if (word.size() > cached_word_bytes) return;  // a whole line (no pre-tokenizer) rarely repeats
     if (cache_.size() >= cache_limit) cache_.clear();
     cache_.emplace(word, std::move(sym));
 }
@@ -868,14 +896,16 @@ inline std::vector<std::int32_t> hf_tokenizer::encode(std::string_view raw, bool
         }
         split_added(normalize(std::move(s)), true, segments);
     }
-    std::vector<std::string> words;
+    pieces words;
     for (auto& [s, id] : segments) {
         if (id >= 0) {
             ids.push_back(id);
-        } else {
+        } else if (!s.empty()) {
             words.clear();
-            pre_tokenize(std::move(s), words, first);
-            for (const auto& w : words) encode_word(w, ids);
+            words.text = std::move(s);
+            words.ranges.push_back({0, words.text.size()});
+            pre_tokenize(words, first);
+            for (const auto& r : words.ranges) encode_word(words.view(r), ids);
         }
         first = false;
     }

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bitset>
 #include <cctype>
 #include <cstdint>
 #include <filesystem>
@@ -367,10 +368,24 @@ private:
     std::optional<std::int32_t> unk_;
     bool fuse_unk_ = false, byte_fallback_ = false, ignore_merges_ = false;
     std::array<std::int32_t, 256> byte_tokens_{};  // "<0xHH>" ids, -1 where absent
+    std::array<std::int32_t, 256> single_byte_{};  // the id of each one-byte token, -1 where absent
+    std::bitset<256 * 256> joinable_{};            // bit 256 x + y: a merge joins a token ending in x to one starting with y
+
+    /// Whether a merge could ever join these neighbours (the bytes either side of a boundary never
+    /// change as merges proceed); unknown tokens stay together so that fuse_unk's runs stay whole.
+    bool joinable(std::int32_t left, std::int32_t right) const {
+        if (unk_ && left == *unk_ && right == *unk_) return true;
+        const std::string& l = tokens_[static_cast<std::size_t>(left)];
+        const std::string& r = tokens_[static_cast<std::size_t>(right)];
+        if (l.empty() || r.empty()) return true;
+        return joinable_.test(static_cast<unsigned char>(l.back()) * 256u + static_cast<unsigned char>(r.front()));
+    }
     std::vector<std::int32_t> prefix_, suffix_;    // TemplateProcessing's single template around $A
     std::optional<std::int32_t> bos_, eos_;        // from tokenizer_config.json
     mutable std::unordered_map<std::string, std::vector<std::int32_t>, string_hash, std::equal_to<>> cache_;
     mutable pieces scratch_pieces_;
+    mutable std::vector<std::int32_t> sym_;
+    mutable std::vector<std::size_t> sym_at_;
     mutable std::vector<span_t> spans_, merged_;
     mutable detail::bpe_merger merger_;
     static constexpr std::size_t cache_limit = 1 << 16, cached_word_bytes = 256;
@@ -473,6 +488,8 @@ inline void hf_tokenizer::parse_model(const nlohmann::json& m, const std::string
               "') names a token that is not in the vocabulary");
         check(im != vocab_.end(), at, "merge ", r, " ('", a, "', '", b, "') makes '", a + b,
               "', which is not in the vocabulary");
+        check(!a.empty() && !b.empty(), at, "merge ", r, " has an empty side");
+        joinable_.set(static_cast<unsigned char>(a.back()) * 256u + static_cast<unsigned char>(b.front()));
         pairs.emplace_back(detail::bpe_pair_key(ia->second, ib->second), static_cast<std::int32_t>(r));
         merged_of_rank_.push_back(im->second);
     }
@@ -489,6 +506,8 @@ inline void hf_tokenizer::parse_model(const nlohmann::json& m, const std::string
     ignore_merges_ = detail::hf_get<bool>(m, "ignore_merges", at, false);
     static constexpr char hex[] = "0123456789ABCDEF";
     for (int b = 0; b < 256; ++b) {
+        const auto one = vocab_.find(std::string(1, static_cast<char>(b)));
+        single_byte_[static_cast<std::size_t>(b)] = one == vocab_.end() ? -1 : one->second;
         const auto it = vocab_.find(std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">");
         byte_tokens_[static_cast<std::size_t>(b)] = it == vocab_.end() ? -1 : it->second;
     }
@@ -838,48 +857,73 @@ inline void hf_tokenizer::pre_tokenize(pieces& in, bool first_segment) const {
 }
 
 inline void hf_tokenizer::encode_word(std::string_view word, std::vector<std::int32_t>& out) const {
+    auto remember = [&](std::string_view key, std::span<const std::int32_t> ids) {
+        if (key.size() > cached_word_bytes) return;
+        if (cache_.size() >= cache_limit) cache_.clear();
+        cache_.emplace(std::string(key), std::vector<std::int32_t>(ids.begin(), ids.end()));
+    };
     if (const auto it = cache_.find(word); it != cache_.end()) {
         out.insert(out.end(), it->second.begin(), it->second.end());
         return;
     }
-    std::vector<std::int32_t> sym;
     if (const auto it = ignore_merges_ ? vocab_.find(word) : vocab_.end(); it != vocab_.end()) {
-        sym.push_back(it->second);
-    } else {
-        sym.reserve(word.size());
-        bool last_unk = false;
-        for (std::size_t i = 0; i < word.size();) {
-            const std::size_t n = std::max<std::size_t>(1, detail::utf8_sequence_length(word, i));
-            const auto v = vocab_.find(word.substr(i, n));
-            if (v != vocab_.end()) {
-                sym.push_back(v->second);
-                last_unk = false;
-            } else {
-                bool bytes = byte_fallback_;
-                for (std::size_t k = 0; bytes && k < n; ++k) bytes = byte_tokens_[static_cast<unsigned char>(word[i + k])] >= 0;
-                if (bytes) {
-                    for (std::size_t k = 0; k < n; ++k) sym.push_back(byte_tokens_[static_cast<unsigned char>(word[i + k])]);
-                    last_unk = false;
-                } else if (unk_) {
-                    if (!(fuse_unk_ && last_unk)) sym.push_back(*unk_);
-                    last_unk = true;
-                }
-            }
-            i += n;
-        }
-        const auto rule = [&](std::int32_t a, std::int32_t b) {
-            const std::int32_t rank = merges_.find(a, b);
-            return rank < 0 ? detail::bpe_merge_rule{}
-                            : detail::bpe_merge_rule{merged_of_rank_[static_cast<std::size_t>(rank)],
-                                                     ~static_cast<std::uint32_t>(rank)};
-        };
-        merger_.merge(sym, 0, static_cast<std::int32_t>(sym.size()), rule);
-        std::erase(sym, -1);
+        out.push_back(it->second);
+        remember(word, std::span(&it->second, 1));
+        return;
     }
-    out.insert(out.end(), sym.begin(), sym.end());
-    if (word.size() > cached_word_bytes) return;  // a whole line (no pre-tokenizer) rarely repeats
-    if (cache_.size() >= cache_limit) cache_.clear();
-    cache_.emplace(word, std::move(sym));
+    // The initial symbols (characters, else byte tokens, else unk) and the byte each starts at.
+    std::vector<std::int32_t>& sym = sym_;
+    std::vector<std::size_t>& at = sym_at_;
+    sym.clear(), at.clear();
+    bool last_unk = false;
+    for (std::size_t i = 0; i < word.size();) {
+        const std::size_t n = std::max<std::size_t>(1, detail::utf8_sequence_length(word, i));
+        const std::int32_t single = n == 1 ? single_byte_[static_cast<unsigned char>(word[i])] : -1;
+        const auto v = single >= 0 ? vocab_.end() : vocab_.find(word.substr(i, n));
+        if (single >= 0 || v != vocab_.end()) {
+            sym.push_back(single >= 0 ? single : v->second), at.push_back(i);
+            last_unk = false;
+        } else {
+            bool bytes = byte_fallback_;
+            for (std::size_t k = 0; bytes && k < n; ++k) bytes = byte_tokens_[static_cast<unsigned char>(word[i + k])] >= 0;
+            if (bytes) {
+                for (std::size_t k = 0; k < n; ++k)
+                    sym.push_back(byte_tokens_[static_cast<unsigned char>(word[i + k])]), at.push_back(i + k);
+                last_unk = false;
+            } else if (unk_) {
+                if (!(fuse_unk_ && last_unk)) sym.push_back(*unk_), at.push_back(i);
+                last_unk = true;
+            }
+        }
+        i += n;
+    }
+    const auto rule = [&](std::int32_t a, std::int32_t b) {
+        const std::int32_t rank = merges_.find(a, b);
+        return rank < 0 ? detail::bpe_merge_rule{}
+                        : detail::bpe_merge_rule{merged_of_rank_[static_cast<std::size_t>(rank)], ~static_cast<std::uint32_t>(rank)};
+    };
+    // Merges never cross a boundary no merge rule spans (joinable), so each run between such
+    // boundaries merges on its own, best first, and is cached by its text: a line without a
+    // pre-tokenizer (SentencePiece style) becomes word-sized runs.
+    const auto n = static_cast<std::int32_t>(sym.size());
+    for (std::int32_t start = 0, end = 0; start < n; start = end) {
+        for (end = start + 1; end < n && joinable(sym[static_cast<std::size_t>(end - 1)], sym[static_cast<std::size_t>(end)]);) ++end;
+        const std::size_t b = at[static_cast<std::size_t>(start)], e = end < n ? at[static_cast<std::size_t>(end)] : word.size();
+        const std::string_view text = word.substr(b, e - b);
+        // A part of a word shares the cache only without ignore_merges, under which a whole word
+        // and the same text inside a longer word may encode differently.
+        const bool whole = start == 0 && end == n, cacheable = whole || !ignore_merges_;
+        if (!whole && cacheable)
+            if (const auto it = cache_.find(text); it != cache_.end()) {
+                out.insert(out.end(), it->second.begin(), it->second.end());
+                continue;
+            }
+        merger_.merge(sym, start, end, rule);
+        const std::size_t first = out.size();
+        for (std::int32_t i = start; i < end; ++i)
+            if (sym[static_cast<std::size_t>(i)] >= 0) out.push_back(sym[static_cast<std::size_t>(i)]);
+        if (cacheable) remember(text, std::span(out).subspan(first));
+    }
 }
 
 inline std::vector<std::int32_t> hf_tokenizer::encode(std::string_view raw, bool add_special_tokens) const {

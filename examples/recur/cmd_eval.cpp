@@ -47,7 +47,7 @@ std::vector<std::int64_t> depths(const options& o, const recur::any_model<B>& m,
 int eval_task(const options& o) {
     recur_cli::usage_check(!o.tokenizer.empty(), "recur eval: --task needs --tokenizer");
     const auto m = recur::load_model<B>(o.model);
-    const auto tok = recur::load_llama2c_tokenizer(o.tokenizer, m.config().vocab_size);
+    const auto tok = recur::load_tokenizer(o.tokenizer, m.config().vocab_size);
     auto items = recur::read_qa_pairs(o.task, "recur eval --task");
     if (o.limit > 0 && std::ssize(items) > o.limit) items.resize(static_cast<std::size_t>(o.limit));
     recur::qa_eval_options q;
@@ -138,7 +138,7 @@ command add_eval(CLI::App& parent) {
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
     cmd->add_option("--batch", o->batch, "windows per forward (--data) or prompts decoded together (--task)")->capture_default_str()->check(CLI::Range(std::int64_t{1}, std::int64_t{4096}));
     cmd->add_option("--max-tokens", o->max_tokens, "use only the first N tokens (0: all)")->check(CLI::NonNegativeNumber);
-    add_tokenizer_option(cmd, o->tokenizer, "--task");
+    add_tokenizer_option(cmd, o->tokenizer, "--task", any_tokenizer);
     cmd->add_option("--extract", o->extract, "answer extraction: gsm8k (the number after ####), last-number or "
                                              "regex:PATTERN (its first group)")
         ->capture_default_str();

@@ -14,7 +14,7 @@
 #include <recur/infer/generate.hpp>
 #include <recur/io/json_text.hpp>
 #include <recur/io/load_model.hpp>
-#include <recur/io/tokenizer.hpp>
+#include <recur/io/any_tokenizer.hpp>
 
 #include "commands.hpp"
 #include "options.hpp"
@@ -42,12 +42,12 @@ int generate(const options& o) {
     recur_cli::parse_argument([&] { o.sampling.validate(); });
     const auto decode = recur_cli::parse_argument([&] { return o.decode.to_options(o.r); });
     const auto m = recur::load_model<B>(o.model);
-    const auto tok = recur::load_llama2c_tokenizer(o.tokenizer, m.config().vocab_size);
+    const auto tok = recur::load_tokenizer(o.tokenizer, m.config().vocab_size);
     recur::generation_options g;
     g.max_new_tokens = o.max_new_tokens;
     g.sampling = o.sampling;
     g.decode = decode;
-    if (!o.no_stop) g.stop_tokens = {tok.bos(), tok.eos()};  // llama2.c ends a story at the next BOS
+    if (!o.no_stop) g.stop_tokens = recur::stop_ids(tok);  // llama2.c ends a story at the next BOS too
     const std::vector<std::string> texts = o.prompts.empty() ? std::vector<std::string>{""} : o.prompts;
     std::vector<std::vector<std::int32_t>> prompts;
     for (const auto& t : texts) prompts.push_back(tok.encode(t, true, false));
@@ -58,7 +58,7 @@ int generate(const options& o) {
         nlohmann::ordered_json outs = nlohmann::ordered_json::array();
         for (std::size_t i = 0; i < texts.size(); ++i)
             outs.push_back({{"prompt", texts[i]},
-                            {"text", tok.decode(res.tokens[i], prompts[i].back())},
+                            {"text", recur::decode_continuation(tok, prompts[i], res.tokens[i])},
                             {"tokens", res.tokens[i]},
                             {"iterations", res.iterations[i]}});
         const nlohmann::ordered_json j{{"model", o.model},
@@ -80,7 +80,7 @@ int generate(const options& o) {
     }
     for (std::size_t i = 0; i < texts.size(); ++i) {
         if (i > 0) std::cout << "\n---\n";
-        std::cout << texts[i] << tok.decode(res.tokens[i], prompts[i].back()) << "\n";
+        std::cout << texts[i] << recur::decode_continuation(tok, prompts[i], res.tokens[i]) << "\n";
     }
     std::cerr << std::fixed << std::setprecision(1) << "\n" << res.generated_tokens << " tokens, r " << r << ", "
               << res.decode_tokens_per_second() << " tok/s decoding (" << res.prompt_tokens << " prompt tokens in "
@@ -99,7 +99,7 @@ command add_generate(CLI::App& parent) {
     auto* cmd = parent.add_subcommand("generate", "generate text with a KV-cached decoder at any recurrence depth");
     auto o = std::make_shared<options>();
     add_model_option(cmd, o->model);
-    add_tokenizer_option(cmd, o->tokenizer, "e.g. tok512.bin")->required();
+    add_tokenizer_option(cmd, o->tokenizer, "e.g. tok512.bin", any_tokenizer)->required();
     cmd->add_option("--prompt", o->prompts, "prompt text; repeat for a batch (default: an empty prompt, BOS only)");
     add_depth_option(cmd, o->r, "recurrence iterations per token, the maximum under --exit (default: the model's mean_r)");
     cmd->add_option("--max-new-tokens", o->max_new_tokens, "tokens to generate per prompt")

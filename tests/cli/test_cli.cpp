@@ -119,6 +119,29 @@ TEST_CASE("recur tokenize writes what the library encodes", "[cli][data]") {
     CHECK(recur::read_token_file(dir / "t.bin", 512) == reference()["encode_ids"].get<std::vector<std::int32_t>>());
 }
 
+TEST_CASE("recur tokenize reads a Hugging Face tokenizer folder, with EOS from its tokenizer_config.json", "[cli]") {
+    const recur::test::scratch_dir dir("recur_test_cli_tokenize_hf");
+    const nlohmann::json tokenizer{
+        {"added_tokens", {{{"id", 3}, {"content", "<s>"}, {"special", true}}, {{"id", 4}, {"content", "</s>"}, {"special", true}}}},
+        {"post_processor",
+         {{"type", "TemplateProcessing"},
+          {"single", {{{"SpecialToken", {{"id", "<s>"}}}}, {{"Sequence", {{"id", "A"}}}}}},
+          {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {3}}, {"tokens", {"<s>"}}}}}}}},
+        {"model", {{"type", "BPE"}, {"vocab", {{"a", 0}, {"b", 1}, {"ab", 2}, {"<s>", 3}, {"</s>", 4}}}, {"merges", {"a b"}}}}};
+    dir.write("tok/tokenizer.json", tokenizer.dump());
+    dir.write("tok/tokenizer_config.json", R"({"eos_token": "</s>"})");
+    const std::string in = dir.write("docs.txt", "abab\n<|endoftext|>\nba\n");
+    auto r = run("tokenize --tokenizer " + (dir / "tok") + " --in " + in + " --out " + (dir / "t.bin") + " --eos");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Contains("(huggingface): 2 documents"));
+    CHECK(recur::read_token_file(dir / "t.bin", 5) == std::vector<std::int32_t>{3, 2, 2, 4, 3, 1, 0, 4});
+    dir.write("tok/tokenizer_config.json", R"({"eos_token": "<eos>"})");
+    r = run("tokenize --tokenizer " + (dir / "tok") + " --in " + in + " --out " + (dir / "t.bin"));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Contains("tokenizer_config.json") && Contains("eos_token '<eos>'"));
+}
+
 TEST_CASE("recur analyze prints the layer table and writes the split as JSON", "[cli][data]") {
     const recur::test::scratch_dir dir("recur_test_cli_analyze");
     const std::string tokens = dir / "ids.bin";

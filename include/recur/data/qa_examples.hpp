@@ -25,8 +25,9 @@ namespace recur {
 /// ```
 /// BOS, encode(question + "\n"), encode(answer), EOS
 /// ```
-/// with llama2c_tokenizer::encode (which puts a space before each text, so the answer's first token
-/// carries a leading space that decode drops only right after BOS). An example of L tokens fills
+/// with the tokenizer's encode_into (llama2.c's puts a space before each text, so the answer's first
+/// token carries a leading space that decode drops only right after BOS; a Hugging Face tokenizer's
+/// BOS is its template's prefix, and it needs an EOS token). An example of L tokens fills
 /// row positions 0..L-2: ids are its first L - 1 tokens, targets its last L - 1, with targets
 /// token_batch::ignore except where the target is an answer token or the final EOS; the rest of the
 /// row holds EOS ids with ignored targets (causal attention keeps it from the example). Examples with
@@ -37,8 +38,10 @@ public:
     /// Reads and tokenizes `path`. A missing file throws recur::io_error; so does a line that is not
     /// JSON or lacks the string fields, naming the file and the line number. seq < 1, or no example
     /// that fits, throws recur::error.
-    qa_examples(const std::string& path, const llama2c_tokenizer& tokenizer, std::int64_t seq, std::uint64_t seed)
-        : seq_(seq), order_(load(path, tokenizer), seed) {}
+    /// Tokenizer: a TextTokenizer (llama2c_tokenizer, hf_tokenizer, any_tokenizer).
+    template <class Tokenizer>
+    qa_examples(const std::string& path, const Tokenizer& tokenizer, std::int64_t seq, std::uint64_t seed)
+        : seq_(seq), eos_(tokenizer.eos()), order_(load(path, tokenizer), seed) {}
 
     std::int64_t seq() const override { return seq_; }
     /// Examples kept (each fits a row).
@@ -61,7 +64,7 @@ public:
         const auto ex = example(i);
         const auto n = ex.size() - 1;  // positions the example fills
         const auto answer = static_cast<std::size_t>(answer_start_[static_cast<std::size_t>(i)]);
-        std::fill(ids.begin(), ids.end(), llama2c_tokenizer::eos_id);
+        std::fill(ids.begin(), ids.end(), eos_);
         std::fill(targets.begin(), targets.end(), token_batch::ignore);
         for (std::size_t t = 0; t < n; ++t) {
             ids[t] = ex[t];
@@ -82,7 +85,8 @@ private:
     }
 
     /// Fills tokens_, offsets_ and answer_start_; returns the number of kept examples.
-    std::int64_t load(const std::string& path, const llama2c_tokenizer& tokenizer) {
+    template <class Tokenizer>
+    std::int64_t load(const std::string& path, const Tokenizer& tokenizer) {
         check(seq_ >= 1, "recur::qa_examples: seq must be >= 1, got ", seq_);
         offsets_.push_back(0);
         std::vector<std::int32_t> ex;
@@ -105,6 +109,7 @@ private:
     }
 
     std::int64_t seq_;
+    std::int32_t eos_;                        // fills the rest of a row
     std::vector<std::int32_t> tokens_;        // every kept example, concatenated
     std::vector<std::size_t> offsets_;        // example i is tokens_[offsets_[i], offsets_[i + 1])
     std::vector<std::int64_t> answer_start_;  // per example, index of its first answer token

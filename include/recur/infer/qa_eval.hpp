@@ -16,7 +16,7 @@
 #include <recur/infer/answer.hpp>
 #include <recur/infer/generate.hpp>
 #include <recur/io/text_corpus.hpp>
-#include <recur/io/tokenizer.hpp>
+#include <recur/io/any_tokenizer.hpp>
 
 namespace recur {
 
@@ -70,11 +70,13 @@ inline std::string render_qa_prompt(const qa_eval_options& o, const std::string&
     return text + fill(question);
 }
 
-/// Exact-match accuracy of greedy completions of `items` at every o.r. Prompts are BOS + the rendered
-/// text; a prompt longer than max_seq_len - max_new_tokens keeps its last tokens (counted in
-/// truncated_prompts). `progress(r, done, total)` is called after each batch when given.
-template <Backend B, class Model>
-std::vector<qa_run> evaluate_qa(const Model& m, const llama2c_tokenizer& tok, std::span<const qa_pair> items,
+/// Exact-match accuracy of greedy completions of `items` at every o.r. Prompts are BOS (the
+/// tokenizer's beginning-of-sequence tokens) + the rendered text; a prompt longer than max_seq_len -
+/// max_new_tokens keeps its BOS and its last tokens (counted in truncated_prompts); generation stops
+/// at EOS or a stop string. Tokenizer: llama2c_tokenizer, hf_tokenizer or any_tokenizer.
+/// `progress(r, done, total)` is called after each batch when given.
+template <Backend B, class Model, class Tokenizer>
+std::vector<qa_run> evaluate_qa(const Model& m, const Tokenizer& tok, std::span<const qa_pair> items,
                                 const qa_eval_options& o,
                                 const std::function<void(std::int64_t, std::int64_t, std::int64_t)>& progress = {}) {
     check(!items.empty(), "recur::evaluate_qa: no examples");
@@ -88,10 +90,16 @@ std::vector<qa_run> evaluate_qa(const Model& m, const llama2c_tokenizer& tok, st
     std::vector<std::vector<std::int32_t>> prompts;
     std::vector<std::string> references;
     std::int64_t truncated = 0;
+    std::vector<std::int32_t> bos_ids;
+    tok.encode_into(bos_ids, "", true, false);
+    const std::size_t bos_tokens = bos_ids.size();
+    check(bos_tokens < limit, "recur::evaluate_qa: the prompt's ", bos_tokens, " beginning-of-sequence tokens leave no room");
     for (const auto& item : items) {
-        auto ids = tok.encode(render_qa_prompt(o, item.question), true, false);
-        if (ids.size() > limit) {
-            ids.erase(ids.begin() + 1, ids.end() - static_cast<std::ptrdiff_t>(limit - 1));  // keep BOS and the end
+        std::vector<std::int32_t> ids;
+        tok.encode_into(ids, render_qa_prompt(o, item.question), true, false);
+        if (ids.size() > limit) {  // keep BOS and the end
+            ids.erase(ids.begin() + static_cast<std::ptrdiff_t>(bos_tokens),
+                      ids.end() - static_cast<std::ptrdiff_t>(limit - bos_tokens));
             ++truncated;
         }
         prompts.push_back(std::move(ids));
@@ -108,7 +116,7 @@ std::vector<qa_run> evaluate_qa(const Model& m, const llama2c_tokenizer& tok, st
     for (const auto r : o.r) {
         generation_options g;
         g.max_new_tokens = o.max_new_tokens;
-        g.stop_tokens = {llama2c_tokenizer::eos_id};
+        g.stop_tokens = {tok.eos()};
         g.decode = o.decode;
         g.decode.r = r;
         g.stop_when = [&](std::size_t, std::span<const std::int32_t> t) {
@@ -129,7 +137,7 @@ std::vector<qa_run> evaluate_qa(const Model& m, const llama2c_tokenizer& tok, st
             for (std::size_t j = 0; j < chunk.size(); ++j) {
                 qa_prediction p;
                 p.line = items[first + j].line;
-                p.completion = tok.decode(res.tokens[j], chunk[j].back());
+                p.completion = decode_continuation(tok, chunk[j], res.tokens[j]);
                 p.completion.resize(stop_at(p.completion));
                 p.predicted = o.extractor.extract(p.completion);
                 p.reference = references[first + j];

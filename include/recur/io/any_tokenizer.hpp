@@ -64,6 +64,34 @@ private:
     std::variant<llama2c_tokenizer, hf_tokenizer> t_;
 };
 
+/// The text of `ids` as it continues `prompt`. llama2.c tokenizers decode from the prompt's last
+/// token; others decode prompt + ids and drop the prompt's text, so that rules about the start of
+/// a text (a leading space stripped) apply to the whole, as they would to one decode.
+inline std::string decode_continuation(const llama2c_tokenizer& t, std::span<const std::int32_t> prompt,
+                                       std::span<const std::int32_t> ids) {
+    return t.decode(ids, prompt.empty() ? -1 : prompt.back());
+}
+inline std::string decode_continuation(const hf_tokenizer& t, std::span<const std::int32_t> prompt,
+                                       std::span<const std::int32_t> ids) {
+    std::vector<std::int32_t> all(prompt.begin(), prompt.end());
+    all.insert(all.end(), ids.begin(), ids.end());
+    const std::string whole = t.decode(all), before = t.decode(prompt);
+    return whole.starts_with(before) ? whole.substr(before.size()) : t.decode(ids);
+}
+inline std::string decode_continuation(const any_tokenizer& t, std::span<const std::int32_t> prompt,
+                                       std::span<const std::int32_t> ids) {
+    if (const auto* l = t.get<llama2c_tokenizer>()) return decode_continuation(*l, prompt, ids);
+    return decode_continuation(*t.get<hf_tokenizer>(), prompt, ids);
+}
+
+/// The ids that end a generated text: llama2.c's BOS and EOS (a story ends where the next begins);
+/// a Hugging Face tokenizer's EOS where tokenizer_config.json names it, else none.
+inline std::vector<std::int32_t> stop_ids(const any_tokenizer& t) {
+    if (const auto* l = t.get<llama2c_tokenizer>()) return {l->bos(), l->eos()};
+    if (const auto* h = t.get<hf_tokenizer>(); h->has_eos()) return {h->eos()};
+    return {};
+}
+
 /// Loads the tokenizer at `path`: a folder (its tokenizer.json, with tokenizer_config.json's BOS and
 /// EOS when present) or a file ending in .json is a Hugging Face tokenizer, anything else a llama2.c
 /// tokenizer file. With `model_vocab_size` >= 0, every id the tokenizer can produce must be below it

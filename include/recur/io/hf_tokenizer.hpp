@@ -265,6 +265,8 @@ public:
               "post-processor does not put exactly one token before a sequence)");
         return prefix_.front();
     }
+    /// Whether an end-of-sequence token is known (tokenizer_config.json's eos_token).
+    bool has_eos() const { return eos_.has_value(); }
     /// The end-of-sequence id (tokenizer_config.json's eos_token); recur::error if it was not given.
     std::int32_t eos() const {
         check(eos_.has_value(), "recur::hf_tokenizer: no EOS token (tokenizer.json does not name one; a "
@@ -774,7 +776,9 @@ inline void hf_tokenizer::pre_tokenize(pieces& in, bool first_segment) const {
             std::string_view piece = in.view(in.ranges[w]);
             std::string prepared;  // the piece after ByteLevel's prefix space or Metaspace's replacement
             if (p.k == pre_tokenizer::byte_level && p.add_prefix_space && !piece.starts_with(' ')) {
-                prepared = " " + std::string(piece);
+                prepared.reserve(piece.size() + 1);
+                prepared += ' ';
+                prepared += piece;
                 piece = prepared;
             } else if (p.k == pre_tokenizer::metaspace) {
                 for (const char c : piece) c == ' ' ? prepared += p.replacement : prepared += c;

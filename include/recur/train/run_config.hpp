@@ -12,8 +12,9 @@
 //                                   {"qa": FILE.jsonl, "tokenizer": T}, ...},
 //                 "phases": [{"steps": N, "mix": {NAME: weight, ...}}, ..., {"mix": {...}}]}
 //                "tokens" is an llm.c token file; "text" is tokenized on load (documents as `recur
-//                tokenize` splits them); "qa" rows carry the loss on answer tokens only. Steps 0 or
-//                absent: the phase runs to the end (last phase only).
+//                tokenize` splits them); "qa" rows carry the loss on answer tokens only; T is a
+//                llama2.c tokenizer file or a Hugging Face tokenizer.json / model folder
+//                (load_tokenizer). Steps 0 or absent: the phase runs to the end (last phase only).
 //   "optimizer": {"kind": "muon_adamw" | "adamw",
 //                 "muon": {"lr", "momentum", "weight_decay", "ns_steps", "scale": "spectral" | "match_adamw",
 //                          "ns_precision": "matmul" (the run's --precision, default) | "f32" | "bf16"},
@@ -38,7 +39,7 @@
 #include <recur/data/qa_examples.hpp>
 #include <recur/io/load_model.hpp>
 #include <recur/io/text_corpus.hpp>
-#include <recur/io/tokenizer.hpp>
+#include <recur/io/any_tokenizer.hpp>
 #include <recur/optim/adamw.hpp>
 #include <recur/optim/muon_adamw.hpp>
 #include <recur/train/config.hpp>
@@ -138,10 +139,13 @@ inline data_phases data_plan_from_json(const nlohmann::json& j, std::int64_t seq
                                       packed_tokens::from_file(path_of(s, "tokens", sat), seq, vocab_size, source_seed)));
             continue;
         }
-        const auto tokenizer = load_llama2c_tokenizer(path_of(s, "tokenizer", sat), vocab_size);
+        const auto tokenizer = load_tokenizer(path_of(s, "tokenizer", sat), vocab_size);
         if (s.contains("text")) {
-            const auto corpus = tokenize_corpus(tokenizer, path_of(s, "text", sat), corpus_format::text, false);
-            plan.add_source(name, std::make_unique<packed_tokens>(corpus.ids, seq, vocab_size, source_seed));
+            // llama2.c streams get EOS between documents when packed (its ids 1 and 2); others end each
+            // document with their own EOS here.
+            const bool llama2c = tokenizer.get<llama2c_tokenizer>() != nullptr;
+            const auto corpus = tokenize_corpus(tokenizer, path_of(s, "text", sat), corpus_format::text, !llama2c);
+            plan.add_source(name, std::make_unique<packed_tokens>(corpus.ids, seq, vocab_size, source_seed, llama2c));
         } else {
             plan.add_source(name, std::make_unique<qa_examples>(path_of(s, "qa", sat), tokenizer, seq, source_seed));
         }

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <variant>
 
 #include <recur/backends/cpu.hpp>
 #include <recur/io/atomic_file.hpp>
@@ -27,20 +28,17 @@ struct options {
     recur::split_options split;
 };
 
-/// A llama2.c .bin file or a Hugging Face folder; a recur (already recurrent) directory is refused.
-recur::LlamaModel<B> load_llama(const std::string& path) {
-    switch (recur::detect_model_format(path)) {
-        case recur::model_format::llama2c: return recur::load_llama2c<B>(path);
-        case recur::model_format::hugging_face: return recur::load_hf<B>(path);
-        case recur::model_format::recur: break;
-    }
-    recur::fail("recur analyze: '", path, "' is a recurrent recur model; analyze the checkpoint it was cut from");
-}
-
 int analyze(const options& o) {
-    const auto model = load_llama(o.model);
-    const auto ids = recur::read_token_file(o.data, model.config.vocab_size);
-    const auto report = recur::analyze_layers(model, ids, {.seq_len = o.seq, .max_tokens = o.max_tokens});
+    const auto loaded = recur::load_model<B>(o.model);
+    recur::check(!loaded.is_recurrent(), "recur analyze: '", o.model,
+                 "' is a recurrent model; analyze the checkpoint it was cut from");
+    const auto ids = recur::read_token_file(o.data, loaded.config().vocab_size);
+    const auto report = std::visit(
+        [&](const auto& model) {
+            if constexpr (recur::RecurrentModel<decltype(model)>) return recur::layer_report{};  // refused above
+            else return recur::analyze_layers(model, ids, {.seq_len = o.seq, .max_tokens = o.max_tokens});
+        },
+        loaded.model);
     const auto L = static_cast<std::int64_t>(report.layers.size());
     // Default core: 3/8 of the layers, TinyLlama's published share (8 of 22).
     const std::int64_t core =
@@ -63,7 +61,7 @@ command add_analyze(CLI::App& parent) {
     auto* cmd = parent.add_subcommand(
         "analyze", "per-layer Block Influence and angular distance on calibration tokens, and a suggested surgery split");
     auto o = std::make_shared<options>();
-    add_model_option(cmd, o->model, "llama2.c .bin file or Hugging Face folder");
+    add_model_option(cmd, o->model, "llama2.c .bin file or Hugging Face folder (Llama or OLMo-2)");
     add_token_file_option(cmd, o->data, "the calibration ids")->required();
     cmd->add_option("--seq", o->seq, "tokens per window")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--max-tokens", o->max_tokens, "use at most this many tokens (whole windows)")

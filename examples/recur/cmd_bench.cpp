@@ -172,7 +172,8 @@ struct decode_request {
 
 /// A model to decode with, its name in the JSON, and what was done to it.
 struct decode_model {
-    recur::Recurrent<B> model;
+    std::variant<recur::Recurrent<B>, recur::RecurrentOf<B, recur::SandwichBlock<B>>, recur::RecurrentOf<B, recur::Olmo2Block<B>>>
+        model;
     std::string name, note;
 };
 
@@ -188,25 +189,30 @@ decode_model named_decode_model(const std::string& name) {
 decode_model loaded_decode_model(const std::string& path) {
     auto loaded = recur::load_model<B>(path);
     const std::string format = recur::model_format_name(loaded.format);
-    if (auto* m = std::get_if<recur::Recurrent<B>>(&loaded.model))
-        return {std::move(*m), path, "recurrent " + format + " model, as loaded"};
-    const auto& llama = std::get<recur::LlamaModel<B>>(loaded.model);
-    const auto layers = std::ssize(llama.layers.blocks);
-    recur::check(layers >= 3, "recur bench: --model '", path, "' has ", layers,
-                 " layers; retrofitting it for the benchmark needs at least 3 (prelude, core, coda)");
-    const auto spec = recur::surgery_spec::contiguous(1, layers - 2, 1);
-    std::string core = "{1";
-    core += layers > 3 ? " .. " + std::to_string(layers - 2) + "}" : "}";
-    return {recur::retrofit(llama, spec, recur::recurrence_options{}, 1), path,
-            "non-recurrent " + format + " model (" + std::to_string(layers) + " layers) retrofitted for the benchmark: " +
-                "prelude {0}, core " + core + ", coda {" + std::to_string(layers - 1) +
-                "}, random (untrained) concat adapter; only speed is meaningful"};
+    return std::visit(
+        [&](auto& m) -> decode_model {
+            if constexpr (recur::RecurrentModel<decltype(m)>) {
+                return {std::move(m), path, "recurrent " + format + " model, as loaded"};
+            } else {
+                const auto layers = std::ssize(m.layers.blocks);
+                recur::check(layers >= 3, "recur bench: --model '", path, "' has ", layers,
+                             " layers; retrofitting it for the benchmark needs at least 3 (prelude, core, coda)");
+                const auto spec = recur::surgery_spec::contiguous(1, layers - 2, 1);
+                std::string core = "{1";
+                core += layers > 3 ? " .. " + std::to_string(layers - 2) + "}" : "}";
+                return {recur::retrofit(m, spec, recur::recurrence_options{}, 1), path,
+                        "non-recurrent " + format + " model (" + std::to_string(layers) +
+                            " layers) retrofitted for the benchmark: prelude {0}, core " + core + ", coda {" +
+                            std::to_string(layers - 1) + "}, random (untrained) concat adapter; only speed is meaningful"};
+            }
+        },
+        loaded.model);
 }
 
 /// Times prefill and greedy decoding (argmax on the host); one JSON line.
-int bench_decode(decode_model dm, const decode_request& q) {
+template <class Model>
+int bench_decode(Model& model, const std::string& name, const std::string& note, const decode_request& q) {
     using clock = std::chrono::steady_clock;
-    recur::Recurrent<B>& model = dm.model;
     const auto& c = model.config;
     recur_cli::usage_check(q.batch >= 1 && q.batch <= 4096, "recur bench: --batch must be in [1, 4096] for --mode decode, got ", q.batch);
     recur::check(q.prompt_tokens >= 1 && q.prompt_tokens < c.max_seq_len, "recur bench: --prompt-tokens must be in [1, ",
@@ -239,7 +245,7 @@ int bench_decode(decode_model dm, const decode_request& q) {
         std::int64_t cache_bytes = 0, cache_slots = 0;
     };
     const auto run = [&] {
-        recur::decoder<B, recur::Recurrent<B>> dec(model, o, q.batch, q.prompt_tokens + new_tokens);
+        recur::decoder<B, Model> dec(model, o, q.batch, q.prompt_tokens + new_tokens);
         const auto t0 = clock::now();
         for (std::size_t i = 0; i < rows.size(); ++i) greedy(dec.prefill(rows[i], prompts[i]), i);
         const auto t1 = clock::now();
@@ -260,7 +266,7 @@ int bench_decode(decode_model dm, const decode_request& q) {
         ++repetitions;
     } while (total.decode < q.min_seconds);
     const double steps = static_cast<double>(repetitions * new_tokens);
-    const nlohmann::json out{{"model", dm.name},
+    const nlohmann::json out{{"model", name},
                              {"mode", "decode"},
                              {"r", o.r},
                              {"cache", o.cache.name()},
@@ -275,9 +281,13 @@ int bench_decode(decode_model dm, const decode_request& q) {
                              {"ms_per_token", 1e3 * total.decode / steps},
                              {"tokens_per_s", steps * static_cast<double>(q.batch) / total.decode},
                              {"parameters", recur::parameter_count<B>(model)},
-                             {"note", dm.note}};
+                             {"note", note}};
     std::cout << recur::json_text(out) << std::endl;
     return 0;
+}
+
+int bench_decode(decode_model dm, const decode_request& q) {
+    return std::visit([&](auto& model) { return bench_decode(model, dm.name, dm.note, q); }, dm.model);
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
-// `recur convert`: a llama2.c file or Hugging Face directory -> a recur model directory after surgery
-// (or, without a split, -> a Hugging Face directory). Not here: choosing the split (`recur analyze`).
+// `recur convert`: a llama2.c file or Hugging Face directory -> a recur or huginn_raven directory after
+// surgery (or, without a split, -> a Hugging Face directory); a recurrent model (recur or huginn_raven
+// directory) -> the other recurrent format. Not here: choosing the split (`recur analyze`).
 #include <iostream>
 #include <map>
 #include <memory>
 #include <string>
+#include <variant>
 
 #include <recur/backends/cpu.hpp>
 #include <recur/io/load_model.hpp>
@@ -15,7 +17,7 @@ namespace {
 using B = recur::cpu;
 
 struct options {
-    std::string from, out, prelude, core, coda, adapter = "passthrough";
+    std::string from, out, to, prelude, core, coda, adapter = "passthrough";
     recur::state_init init = recur::state_init::truncated_normal;
     recur::injection inject = recur::injection::concat_adapter;
     std::int64_t mean_r = 4, backprop_depth = 8;
@@ -23,18 +25,23 @@ struct options {
     recur::dtype type = recur::dtype::f32;
 };
 
-int convert(const options& o) {
-    auto loaded = recur::load_model<B>(o.from);
-    auto* source = std::get_if<recur::LlamaModel<B>>(&loaded.model);
-    recur::check(source != nullptr, "recur convert: '", o.from, "' is already a recurrent model");
-    const bool surgery = !o.core.empty();
-    recur_cli::usage_check(surgery || (o.prelude.empty() && o.coda.empty()),
-                 "recur convert: --prelude and --coda need --core (without a split the model is exported as is)");
-    if (!surgery) {
-        recur::save_hf<B>(o.out, *source, o.type);
-        std::cout << "recur convert: " << o.from << " (" << recur::model_format_name(loaded.format) << ", "
-                  << source->config.n_layers << " layers) -> Hugging Face directory " << o.out << std::endl;
-        return 0;
+/// Writes a recurrent model as `to` ("recur" or "huginn").
+template <class Model>
+void save_as(const std::string& to, const std::string& out, Model& model, recur::dtype type, const std::string& source) {
+    if (to == "huginn")
+        recur::save_huginn<B>(out, model, type);
+    else
+        recur::save_recurrent(out, model, type, source);
+}
+
+/// Exports an ordinary model as Hugging Face, or cuts it (o's split) and writes the recurrent model.
+template <class Model>
+void retrofit_and_save(const options& o, Model& source, const std::string& described) {
+    if (o.core.empty()) {
+        recur::save_hf<B>(o.out, source, o.type);
+        std::cout << "recur convert: " << described << ", " << source.config.n_layers << " layers -> Hugging Face directory "
+                  << o.out << std::endl;
+        return;
     }
     const auto spec = recur_cli::parse_argument([&] {
         return recur::surgery_spec{recur::parse_layer_list(o.prelude, "--prelude"), recur::parse_layer_list(o.core, "--core"),
@@ -47,13 +54,47 @@ int convert(const options& o) {
     ro.seed = o.seed;
     ro.mean_r = o.mean_r;
     ro.backprop_depth = o.backprop_depth;
-    auto model = recur::retrofit(*source, spec, ro, o.seed);
-    recur::save_recurrent(o.out, model, o.type, o.from);
-    std::cout << "recur convert: " << o.from << " (" << recur::model_format_name(loaded.format) << ", "
-              << source->config.n_layers << " layers) -> " << o.out << ": prelude " << spec.prelude.size() << ", core "
-              << spec.core.size() << ", coda " << spec.coda.size() << " layers, "
-              << source->config.n_layers - static_cast<std::int64_t>(spec.prelude.size() + spec.core.size() + spec.coda.size())
+    auto model = recur::retrofit(source, spec, ro, o.seed);
+    const std::string to = o.to.empty() ? "recur" : o.to;
+    save_as(to, o.out, model, o.type, o.from);
+    std::cout << "recur convert: " << described << ", " << source.config.n_layers << " layers -> " << to << " directory "
+              << o.out << ": prelude " << spec.prelude.size() << ", core " << spec.core.size() << ", coda "
+              << spec.coda.size() << " layers, "
+              << source.config.n_layers - static_cast<std::int64_t>(spec.prelude.size() + spec.core.size() + spec.coda.size())
               << " dropped, " << recur::parameter_count<B>(model) << " parameters, adapter " << o.adapter << std::endl;
+}
+
+int convert(const options& o) {
+    auto loaded = recur::load_model<B>(o.from);
+    const bool surgery = !o.core.empty();
+    recur_cli::usage_check(surgery || (o.prelude.empty() && o.coda.empty()),
+                 "recur convert: --prelude and --coda need --core (without a split the model is exported as is)");
+    const std::string described = o.from + " (" + recur::model_format_name(loaded.format) + ")";
+    if (loaded.is_recurrent()) {
+        recur_cli::usage_check(!surgery, "recur convert: '", o.from, "' is already recurrent; --prelude/--core/--coda apply "
+                               "to ordinary models");
+        recur_cli::usage_check(o.to == "recur" || o.to == "huginn", "recur convert: '", o.from,
+                               "' is recurrent; --to must be recur or huginn");
+        std::visit(
+            [&](auto& m) {
+                if constexpr (recur::RecurrentModel<decltype(m)>) {
+                    save_as(o.to, o.out, m, o.type, o.from);
+                    std::cout << "recur convert: " << described << " -> " << o.to << " directory " << o.out << ": prelude "
+                              << m.prelude.size() << ", core " << m.core.size() << ", coda " << m.coda.size() << " layers, "
+                              << recur::parameter_count<B>(m) << " parameters" << std::endl;
+                }
+            },
+            loaded.model);
+        return 0;
+    }
+    recur_cli::usage_check(surgery || o.to.empty() || o.to == "hf", "recur convert: --to ", o.to,
+                           " needs a split (--core, and --prelude/--coda as wanted)");
+    recur_cli::usage_check(!surgery || o.to != "hf", "recur convert: --to hf writes an ordinary model; drop --core to export one");
+    std::visit(
+        [&](auto& source) {
+            if constexpr (!recur::RecurrentModel<decltype(source)>) retrofit_and_save(o, source, described);
+        },
+        loaded.model);
     return 0;
 }
 
@@ -63,10 +104,15 @@ namespace recur_cli {
 
 command add_convert(CLI::App& parent) {
     auto* cmd = parent.add_subcommand(
-        "convert", "retrofit a llama2.c file or Hugging Face directory into a recur model directory (surgery)");
+        "convert", "retrofit a llama2.c file or Hugging Face directory into a recurrent model (surgery), or convert "
+                   "between recur's and the paper's (huginn_raven) recurrent formats");
     auto o = std::make_shared<options>();
-    cmd->add_option("--from", o->from, "llama2.c .bin file or Hugging Face directory")->required();
+    cmd->add_option("--from", o->from, "llama2.c .bin file, or Hugging Face, recur or huginn_raven directory")->required();
     cmd->add_option("--out", o->out, "directory to write (config.json + model.safetensors)")->required();
+    cmd->add_option("--to", o->to,
+                    "format to write: recur (default after surgery), huginn (the paper's huginn_raven directories) or "
+                    "hf (an ordinary model, the default without --core)")
+        ->check(CLI::IsMember({"recur", "huginn", "hf"}));
     cmd->add_option("--prelude", o->prelude, "source layers of the prelude, e.g. 0,1 or 0-3");
     cmd->add_option("--core", o->core, "source layers of the recurrent core, e.g. 2,3 (none: export as Hugging Face)");
     cmd->add_option("--coda", o->coda, "source layers of the coda, e.g. 4");

@@ -98,6 +98,22 @@ TEST_CASE("recur eval, convert and eval again reproduce the stories260K referenc
         CHECK(j["r"] == nlohmann::json::array({1, 3}));
         for (const auto& loss : j["loss"]) CHECK(loss.get<double>() == Approx(want).margin(2e-3));
     }
+    SECTION("through the paper's huginn_raven format, and back to a recur directory") {
+        r = run("convert --from " + model + " --out " + (dir / "huginn") + " --prelude 0,1 --core 2-3 --coda 4 --to huginn");
+        INFO(r.output);
+        REQUIRE(r.code == 0);
+        r = run("eval --model " + (dir / "huginn") + " --data " + tokens + " --r 1,3 --json");
+        INFO(r.output);
+        REQUIRE(r.code == 0);
+        for (const auto& loss : last_json_line(r.output)["loss"]) CHECK(loss.get<double>() == Approx(want).margin(2e-3));
+        r = run("convert --from " + (dir / "huginn") + " --out " + (dir / "back") + " --to recur");
+        INFO(r.output);
+        REQUIRE(r.code == 0);
+        r = run("eval --model " + (dir / "back") + " --data " + tokens + " --r 2 --json");
+        INFO(r.output);
+        REQUIRE(r.code == 0);
+        CHECK(last_json_line(r.output)["loss"][0].get<double>() == Approx(want).margin(2e-3));
+    }
     SECTION("through a Hugging Face export") {
         r = run("convert --from " + model + " --out " + (dir / "hf") + " --dtype f32");
         INFO(r.output);
@@ -326,6 +342,8 @@ TEST_CASE("bad command lines exit with 2, failures while running with 1, each wi
         {"convert --from " + model + " --out " + (dir / "o") + " --prelude 2 --core 1", "increasing", 1},
         {"convert --from " + model + " --out " + (dir / "o") + " --core x", "'x'", 2},
         {"convert --from " + model + " --out " + (dir / "o") + " --prelude 0", "--core", 2},
+        {"convert --from " + model + " --out " + (dir / "o") + " --to huginn", "needs a split", 2},
+        {"convert --from " + model + " --out " + (dir / "o") + " --to gguf", "gguf", 2},
         {"analyze --model " + model + " --data " + good + " --core 9", "core", 1},
         {"eval --model " + model + " --data " + good + " --task " + good, "exactly one of --data", 2},
         {"eval --model " + model + " --task " + data_dir + "/gsm8k_test.jsonl", "--task needs --tokenizer", 2},

@@ -1,4 +1,7 @@
-# An independent PyTorch LlamaForCausalLM forward (float64) over a Hugging Face folder, with its own safetensors parser.
+# An independent PyTorch LlamaForCausalLM and Olmo2ForCausalLM forward (float64) over a Hugging Face folder, with its
+# own safetensors parser. OLMo-2, from its architecture description: RMSNorm over the full q and k projections
+# before RoPE, no norms on the sublayer inputs, post_attention_layernorm and post_feedforward_layernorm on the
+# attention and MLP outputs before each residual add.
 # Not here: transformers (not needed), sharded checkpoints, KV caches. The oracle for test_io_hf.
 #
 # Usage: peer_hf_llama.py jobs.json, where jobs.json is [{"dir": folder, "tokens": [ids]}, ...];
@@ -79,11 +82,14 @@ def forward(folder, tokens):
     mask = torch.full((T, T), float("-inf"), dtype=torch.float64).triu(1)
 
     x = w["model.embed_tokens.weight"][torch.tensor(tokens)][None]  # (1, T, C)
+    olmo2 = cfg.get("model_type") == "olmo2"
     for layer in range(cfg["num_hidden_layers"]):
         p = lambda n: w[f"model.layers.{layer}.{n}"]
-        h = rms_norm(x, p("input_layernorm.weight"), eps)
-        q = (h @ p("self_attn.q_proj.weight").T).view(1, T, H, D)
-        k = (h @ p("self_attn.k_proj.weight").T).view(1, T, Hkv, D)
+        h = x if olmo2 else rms_norm(x, p("input_layernorm.weight"), eps)
+        q, k = h @ p("self_attn.q_proj.weight").T, h @ p("self_attn.k_proj.weight").T
+        if olmo2:
+            q, k = rms_norm(q, p("self_attn.q_norm.weight"), eps), rms_norm(k, p("self_attn.k_norm.weight"), eps)
+        q, k = q.view(1, T, H, D), k.view(1, T, Hkv, D)
         v = (h @ p("self_attn.v_proj.weight").T).view(1, T, Hkv, D)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
@@ -92,11 +98,17 @@ def forward(folder, tokens):
         v = v.repeat_interleave(H // Hkv, dim=1)
         att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(D) + mask, dim=-1)
         o = (att @ v).transpose(1, 2).reshape(1, T, H * D)
-        x = x + o @ p("self_attn.o_proj.weight").T
-        h = rms_norm(x, p("post_attention_layernorm.weight"), eps)
+        o = o @ p("self_attn.o_proj.weight").T
+        if olmo2:
+            x = x + rms_norm(o, p("post_attention_layernorm.weight"), eps)
+            h = x
+        else:
+            x = x + o
+            h = rms_norm(x, p("post_attention_layernorm.weight"), eps)
         gate = h @ p("mlp.gate_proj.weight").T
         up = h @ p("mlp.up_proj.weight").T
-        x = x + (torch.nn.functional.silu(gate) * up) @ p("mlp.down_proj.weight").T
+        m = (torch.nn.functional.silu(gate) * up) @ p("mlp.down_proj.weight").T
+        x = x + (rms_norm(m, p("post_feedforward_layernorm.weight"), eps) if olmo2 else m)
     x = rms_norm(x, w["model.norm.weight"], eps)
     head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings") else w["lm_head.weight"]
     return (x @ head.T)[0].tolist()

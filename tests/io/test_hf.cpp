@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -34,9 +35,10 @@ model_config tiny_config() {
     return c;
 }
 
-std::vector<float> logits(const LlamaModel<B>& m) {
+template <class BlockT>
+std::vector<float> logits(const LlamaModel<B, BlockT>& m) {
     no_grad off;
-    return m.forward(Tensor<B>::from_host(tokens, {1, static_cast<std::int64_t>(tokens.size())})).to_host<float>();
+    return m.forward(Tensor<B>::from_host(tokens, {1, static_cast<std::int64_t>(tokens.size())})).template to_host<float>();
 }
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -129,7 +131,18 @@ TEST_CASE("hf_config_to_json round-trips through hf_config_from_json", "[io][hf]
     CHECK_THROWS_WITH(hf_config_to_json(bias), Contains("attention_bias"));
     auto sandwich = tiny_config();
     sandwich.block = block_kind::sandwich;
-    CHECK_THROWS_WITH(hf_config_to_json(sandwich), Contains("Llama blocks"));
+    CHECK_THROWS_WITH(hf_config_to_json(sandwich), Contains("sandwich blocks"));
+    auto olmo2 = tiny_config();
+    olmo2.block = block_kind::olmo2;
+    CHECK_THROWS_WITH(hf_config_to_json(olmo2), Contains("OLMo-2") && Contains("q/k norms"));
+    olmo2.qk_norm = true;
+    const auto o = hf_config_to_json(olmo2);
+    CHECK(o["architectures"] == nlohmann::json{"Olmo2ForCausalLM"});
+    CHECK(o["model_type"] == "olmo2");
+    CHECK(to_json(hf_config_from_json(o, "x")) == to_json(olmo2));
+    auto scaled = tiny_config();
+    scaled.embed_scale = 2;
+    CHECK_THROWS_WITH(hf_config_to_json(scaled), Contains("embed_scale"));
 }
 
 TEST_CASE("save_hf and load_hf round-trip Llama models", "[io][hf]") {
@@ -233,6 +246,7 @@ TEST_CASE("bad config.json files and mismatched checkpoints throw io_error namin
         {"architecture_type", [](auto& j) { j["architectures"] = "LlamaForCausalLM"; },
          {"'architectures'", "array of strings"}},
         {"model_type", [](auto& j) { j["model_type"] = "mistral"; }, {"'model_type'", "'mistral'"}},
+        {"model_type_contradicts", [](auto& j) { j["model_type"] = "olmo2"; }, {"'model_type'", "contradicts"}},
         {"activation", [](auto& j) { j["hidden_act"] = "gelu"; }, {"'hidden_act'", "'gelu'"}},
         {"attention_bias", [](auto& j) { j["attention_bias"] = true; }, {"'attention_bias'", "o_proj"}},
         {"mlp_bias", [](auto& j) { j["mlp_bias"] = true; }, {"'mlp_bias'"}},
@@ -328,13 +342,33 @@ TEST_CASE("HF checkpoints written by save_hf give the logits of an independent P
     interleaved.tie_embeddings = true;
     variants.push_back({"f32_interleaved_source", interleaved, dtype::f32});
 
+    auto olmo2 = tiny_config();
+    olmo2.block = block_kind::olmo2;
+    olmo2.qk_norm = true;
+    olmo2.rope = {500.0, rope_layout::half, llama3_rope_scaling{4.0, 1.0, 4.0, 16}};
+    variants.push_back({"f32_olmo2_gqa_untied", olmo2, dtype::f32});
+    auto olmo2_interleaved = olmo2;
+    olmo2_interleaved.rope.layout = rope_layout::interleaved;
+    olmo2_interleaved.tie_embeddings = true;
+    variants.push_back({"bf16_olmo2_interleaved_source_tied", olmo2_interleaved, dtype::bf16});
+
     nlohmann::json jobs = nlohmann::json::array();
     std::vector<std::vector<float>> ours;
     for (const auto& v : variants) {
-        const LlamaModel<B> source(v.config, 11);
-        save_hf<B>(dir.path() / v.name, source, v.type);
-        // Interleaved models are compared as they were; others as loaded (bf16/f16 rounding included).
-        ours.push_back(logits(v.config.rope.layout == rope_layout::interleaved ? source : load_hf<B>(dir.path() / v.name)));
+        auto run = [&]<class BlockT>() {
+            LlamaModel<B, BlockT> source(v.config, 11);
+            // Norm weights away from one, so that a norm applied in the wrong place shows.
+            rng gen(5);
+            source.visit_parameters("", [&](const std::string& name, Tensor<B>& t) {
+                if (name.find("norm") != std::string::npos) t = randn<B>(t.shape(), gen, 1.0, 0.3).set_requires_grad();
+            });
+            save_hf<B>(dir.path() / v.name, source, v.type);
+            // Interleaved models are compared as they were; others as loaded (bf16/f16 rounding included).
+            const bool as_is = v.config.rope.layout == rope_layout::interleaved && v.type == dtype::f32;
+            ours.push_back(logits(as_is ? source : load_hf<B, BlockT>(dir.path() / v.name)));
+        };
+        if (v.config.block == block_kind::olmo2) run.template operator()<Olmo2Block<B>>();
+        else run.template operator()<LlamaBlock<B>>();
         jobs.push_back({{"dir", dir / v.name}, {"tokens", tokens}});
     }
     dir.write("jobs.json", jobs.dump());
@@ -357,5 +391,8 @@ TEST_CASE("HF checkpoints written by save_hf give the logits of an independent P
         const double diff = max_abs_diff(ours[i], flat);
         INFO("max abs diff " << diff);
         CHECK(diff < 1e-4);
+        std::cout << "ORACLE: Hugging Face " << (variants[i].config.block == block_kind::olmo2 ? "OLMo-2" : "Llama")
+                  << " vs PyTorch, " << variants[i].name << ": " << tokens.size() << " tokens, max |logit difference| "
+                  << diff << std::endl;
     }
 }

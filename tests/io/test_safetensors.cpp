@@ -133,6 +133,20 @@ TEST_CASE("a hand-written file in the published safetensors layout is read", "[i
     CHECK(t.to_host<float>() == std::vector<float>{1.0f, -2.0f});
 }
 
+TEST_CASE("tensors of more than four dimensions are written and read with leading dimensions merged",
+          "[io][safetensors]") {
+    // Huginn-0125 keeps its RoPE table as a (1, T, 1, D/2, 2) tensor.
+    const test::scratch_dir dir("recur_safetensors_rank5");
+    const auto t = Tensor<B>::from_host(std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {3, 1, 2, 2});
+    save_safetensors<B>(dir / "r5.safetensors", {{"cis", t}}, dtype::f32, {}, {{"cis", {1, 3, 1, 2, 2}}});
+    const safetensors_file f(dir / "r5.safetensors");
+    CHECK(f.info("cis").dims == std::vector<std::int64_t>{1, 3, 1, 2, 2});
+    CHECK(f.info("cis").shape == Shape{3, 1, 2, 2});
+    CHECK(f.tensor<B>("cis").to_host<float>() == t.to_host<float>());
+    CHECK_THROWS_WITH(save_safetensors<B>(dir / "bad.safetensors", {{"cis", t}}, dtype::f32, {}, {{"cis", {1, 5, 1, 2, 2}}}),
+                      Contains("'cis'") && Contains("12 elements"));
+}
+
 TEST_CASE("safetensors_set reads a single file, a folder, and a sharded index", "[io][safetensors]") {
     const test::scratch_dir dir("recur_safetensors_set");
     std::filesystem::create_directories(dir.path() / "one");
@@ -278,8 +292,8 @@ TEST_CASE("corrupt safetensors files, indexes and mismatched modules throw io_er
          {"negative.safetensors", "'w'", "negative"}},
         {"fractional dimension", header_case("fraction.safetensors", entry("w", "F32", "[1.5]", "[0,4]"), 4),
          {"fraction.safetensors", "'w'", "non-negative integer"}},
-        {"five dimensions", header_case("rank.safetensors", entry("w", "F32", "[1,1,1,1,1]", "[0,4]"), 4),
-         {"rank.safetensors", "'w'", "5 dimensions"}},
+        {"nine dimensions", header_case("rank.safetensors", entry("w", "F32", "[1,1,1,1,1,1,1,1,1]", "[0,4]"), 4),
+         {"rank.safetensors", "'w'", "9 dimensions", "at most 8"}},
         {"absurd dimensions",
          header_case("absurd.safetensors", entry("w", "F32", "[4294967296,4294967296,4294967296]", "[0,4]"), 4),
          {"absurd.safetensors", "'w'", "absurd"}},

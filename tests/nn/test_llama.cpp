@@ -1,5 +1,6 @@
 // LlamaModel and its modules: Hugging Face parameter names, whole-model finite-difference gradients
-// (Llama and sandwich blocks, q/k norm, biases, tied head), cpu against reference, config errors.
+// (Llama, sandwich and OLMo-2 blocks, q/k norm, biases, tied head, embed scale), cpu against reference,
+// config errors.
 // Not here: per-op checks (ops/) and the recurrent model (recurrence/).
 #include <catch2/catch.hpp>
 
@@ -74,6 +75,40 @@ TEST_CASE("sandwich blocks, q/k norm, biases and a tied head pass the same check
     c.tie_embeddings = true;
     c.rope.layout = rope_layout::interleaved;
     check_model_gradients<SandwichBlock<reference64>>(c);
+}
+
+TEST_CASE("OLMo-2 blocks (norms on the sublayer outputs, q/k norms), q/k-only biases and an embed scale pass it too",
+          "[nn][gradcheck]") {
+    auto c = tiny_config();
+    c.block = block_kind::olmo2;
+    c.qk_norm = true;
+    c.qk_bias = true;
+    c.embed_scale = 2.5;
+    check_model_gradients<Olmo2Block<reference64>>(c);
+}
+
+TEST_CASE("an OLMo-2 block computes x += n2(attn(x)), then x += n4(mlp(x)), from the modules it names", "[nn]") {
+    using B = reference64;
+    auto c = tiny_config();
+    c.block = block_kind::olmo2;
+    c.qk_norm = true;
+    rng gen(4);
+    const auto rope = std::make_shared<const rope_table<B>>(c.rope, c.resolved_head_dim(), c.max_seq_len);
+    Olmo2Block<B> b(c, rope, gen);
+    b.norms[1].weight = randn<B>({c.d_model}, gen, 1.0, 0.3);
+    b.norms[3].weight = randn<B>({c.d_model}, gen, 1.0, 0.3);
+    CHECK_FALSE(b.norms[0].weight.defined());
+    CHECK_FALSE(b.norms[2].weight.defined());
+    const Tensor<B> x = randn<B>({2, 5, c.d_model}, gen, 0.0, 1.0);
+    const Tensor<B> h = add(x, b.norms[1].forward(b.self_attn.forward(x)));
+    const Tensor<B> want = add(h, b.norms[3].forward(b.mlp.forward(h)));
+    CHECK(b.forward(x).to_host<double>() == want.to_host<double>());
+    std::vector<std::string> names;
+    for (const auto& p : named_parameters<B>(b)) names.push_back(p.name);
+    CHECK(names == std::vector<std::string>{"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+                                            "self_attn.o_proj.weight", "self_attn.q_norm.weight", "self_attn.k_norm.weight",
+                                            "post_attention_layernorm.weight", "mlp.gate_proj.weight", "mlp.up_proj.weight",
+                                            "mlp.down_proj.weight", "post_feedforward_layernorm.weight"});
 }
 
 TEST_CASE("cpu and reference give the same LlamaModel loss and gradients", "[nn][cpu]") {

@@ -23,7 +23,7 @@ namespace recur {
 inline constexpr std::pair<const char*, rope_layout> rope_layout_names[] = {
     {"half", rope_layout::half}, {"interleaved", rope_layout::interleaved}};
 inline constexpr std::pair<const char*, block_kind> block_kind_names[] = {
-    {"llama", block_kind::llama}, {"sandwich", block_kind::sandwich}};
+    {"llama", block_kind::llama}, {"sandwich", block_kind::sandwich}, {"olmo2", block_kind::olmo2}};
 
 /// "rope_scaling": Llama 3's scaling of the RoPE frequencies (absent or null: none).
 inline constexpr auto llama3_rope_scaling_fields = std::tuple{
@@ -70,10 +70,14 @@ inline constexpr auto model_config_fields = std::tuple{
                                     detail::read_rope_scaling, detail::write_rope_scaling}),
     field("qk_norm", &model_config::qk_norm, "RMSNorm on the full q and k projections (OLMo-2)"),
     field("attention_bias", &model_config::attention_bias, "biases on the q, k and v projections"),
+    field("qk_bias", &model_config::qk_bias, "biases on the q and k projections only (Huginn-0125)"),
     field("tie_embeddings", &model_config::tie_embeddings, "the LM head shares the embedding table"),
     enum_field("block", &model_config::block, block_kind_names,
-               "pre-norm Llama block, or Huginn's sandwich block (norms after attention and MLP too)"),
+               "pre-norm Llama block, Huginn's sandwich block (norms after attention and MLP too), or OLMo-2's "
+               "(norms on the attention and MLP outputs only)"),
     field("init_std", &model_config::init_std, "standard deviation of the random initialisation"),
+    field("embed_scale", &model_config::embed_scale,
+          "token embeddings and a recurrent model's initial state are multiplied by it (Huginn-0125: sqrt(d_model))"),
 };
 
 inline nlohmann::json to_json(const model_config& c) {

@@ -1,5 +1,7 @@
-// Hugging Face LlamaForCausalLM folders: config.json <-> model_config, safetensors weights <-> LlamaModel.
-// Not here: tokenizers, other architectures, HF Llama's attention_bias (it biases o_proj too) or mlp_bias.
+// Hugging Face LlamaForCausalLM and Olmo2ForCausalLM folders: config.json <-> model_config, safetensors
+// weights <-> LlamaModel (of Llama or OLMo-2 blocks).
+// Not here: tokenizers (hf_tokenizer.hpp), other architectures, HF's attention_bias (it biases o_proj too)
+// or mlp_bias.
 #pragma once
 
 #include <algorithm>
@@ -139,6 +141,21 @@ inline std::optional<llama3_rope_scaling> hf_rope_scaling(const hf_keys& k) {
     return s;
 }
 
+/// HF's "rope_scaling" for `s`: null, or a llama3 object (original_max_position_embeddings an
+/// integer where it is one, as HF writes it).
+inline nlohmann::json hf_rope_scaling_json(const std::optional<llama3_rope_scaling>& scaling) {
+    if (!scaling) return nullptr;
+    const auto& s = *scaling;
+    nlohmann::json j{{"rope_type", "llama3"},
+                     {"factor", s.factor},
+                     {"low_freq_factor", s.low_freq_factor},
+                     {"high_freq_factor", s.high_freq_factor},
+                     {"original_max_position_embeddings", s.original_max_position_embeddings}};
+    const double o = s.original_max_position_embeddings;
+    if (o == static_cast<double>(static_cast<std::int64_t>(o))) j["original_max_position_embeddings"] = static_cast<std::int64_t>(o);
+    return j;
+}
+
 /// Permutes the rows of a q or k projection (heads x head_dim rows) from the interleaved RoPE
 /// layout (pairs 2i, 2i+1) to rotate-half (pairs i, i + D/2), as Meta-to-HF conversion does.
 template <Backend B>
@@ -159,26 +176,34 @@ Tensor<B> interleaved_to_half_rows(const Tensor<B>& w, std::int64_t heads, std::
 
 }  // namespace detail
 
-/// A model_config from a Hugging Face LlamaForCausalLM config.json object.
+/// A model_config from a Hugging Face LlamaForCausalLM or Olmo2ForCausalLM config.json object (OLMo-2:
+/// block olmo2 with qk_norm; it has the same keys).
 ///
 /// Required: hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, vocab_size.
 /// Optional (HF defaults): num_key_value_heads (= heads), head_dim (= hidden / heads), rms_norm_eps
 /// (1e-6), rope_theta (10000), rope_scaling (null, or rope_type "llama3"), tie_word_embeddings
 /// (false), max_position_embeddings (2048), initializer_range (0.02). The RoPE layout is always
 /// rotate-half. Unrelated keys (torch_dtype, bos_token_id, ...) are ignored; the keys read are type
-/// checked, and inconsistent values, architectures without LlamaForCausalLM, a model_type other than
-/// "llama", a hidden_act other than "silu", attention_bias or mlp_bias throw recur::io_error naming
-/// `where` (the file) and the key.
+/// checked, and inconsistent values, architectures without LlamaForCausalLM or Olmo2ForCausalLM, a
+/// model_type other than "llama" or "olmo2", a hidden_act other than "silu", attention_bias or
+/// mlp_bias throw recur::io_error naming `where` (the file) and the key.
 inline model_config hf_config_from_json(const nlohmann::json& j, const std::string& where) {
     if (!j.is_object()) io_fail("recur::hf_config: '", where, "' is JSON ", j.type_name(), ", expected an object");
     const detail::hf_keys k(j, where);
+    bool olmo2 = false;
     if (const auto* a = k.find("architectures")) {
         if (!a->is_array() || !std::all_of(a->begin(), a->end(), [](const auto& v) { return v.is_string(); }))
             k.bad("architectures", "holds ", a->dump(), ", expected an array of strings");
-        if (std::find(a->begin(), a->end(), "LlamaForCausalLM") == a->end())
-            k.bad("architectures", "is ", a->dump(), "; recur reads LlamaForCausalLM");
+        olmo2 = std::find(a->begin(), a->end(), "Olmo2ForCausalLM") != a->end();
+        if (!olmo2 && std::find(a->begin(), a->end(), "LlamaForCausalLM") == a->end())
+            k.bad("architectures", "is ", a->dump(), "; recur reads LlamaForCausalLM and Olmo2ForCausalLM");
     }
-    if (const auto t = k.string("model_type"); t && *t != "llama") k.bad("model_type", "is '", *t, "', expected 'llama'");
+    if (const auto t = k.string("model_type")) {
+        if (*t != "llama" && *t != "olmo2") k.bad("model_type", "is '", *t, "', expected 'llama' or 'olmo2'");
+        if ((*t == "olmo2") != olmo2 && k.find("architectures"))
+            k.bad("model_type", "is '", *t, "', which contradicts architectures");
+        olmo2 = *t == "olmo2";
+    }
     if (const auto act = k.string("hidden_act"); act && *act != "silu")
         k.bad("hidden_act", "is '", *act, "'; recur's MLP uses 'silu'");
     if (k.boolean("attention_bias", false))
@@ -186,6 +211,10 @@ inline model_config hf_config_from_json(const nlohmann::json& j, const std::stri
     if (k.boolean("mlp_bias", false)) k.bad("mlp_bias", "is true; recur's MLP has no biases");
 
     model_config c;
+    if (olmo2) {
+        c.block = block_kind::olmo2;
+        c.qk_norm = true;
+    }
     std::apply([&](const auto&... f) { (detail::read_hf_field(k, c, f), ...); }, detail::hf_fields);
     c.n_kv_heads = k.positive_or("num_key_value_heads", c.n_heads);
     if (k.find("head_dim")) {
@@ -222,18 +251,25 @@ inline model_config load_hf_config(const std::filesystem::path& path) {
     return hf_config_from_json(detail::read_json_file(path, "recur::load_hf_config"), path.string());
 }
 
-/// The config.json of the LlamaForCausalLM that save_hf writes for a model with config `c`.
-/// It always says rotate-half RoPE: save_hf permutes q/k rows of interleaved models to match.
-/// recur::error if HF Llama cannot express `c` (qk_norm, q/k/v biases, or sandwich blocks).
+/// The config.json of the LlamaForCausalLM (or, for OLMo-2 blocks, Olmo2ForCausalLM) that save_hf
+/// writes for a model with config `c`. It always says rotate-half RoPE: save_hf permutes q/k rows of
+/// interleaved models to match. recur::error if HF cannot express `c` (q/k norms on a Llama block or
+/// none on an OLMo-2 block, q/k(/v) biases, embed_scale, or sandwich blocks).
 inline nlohmann::json hf_config_to_json(const model_config& c) {
     c.validate();
-    check(c.block == block_kind::llama, "recur::hf_config_to_json: only Llama blocks map to LlamaForCausalLM");
-    check(!c.qk_norm, "recur::hf_config_to_json: HF Llama has no q/k norm (qk_norm is set)");
+    check(c.block != block_kind::sandwich, "recur::hf_config_to_json: sandwich blocks map to no Hugging Face "
+          "architecture (Llama and OLMo-2 blocks do)");
+    const bool olmo2 = c.block == block_kind::olmo2;
+    check(c.qk_norm == olmo2, "recur::hf_config_to_json: ", olmo2 ? "HF OLMo-2 always has q/k norms (qk_norm is not set)"
+                                                                  : "HF Llama has no q/k norm (qk_norm is set)");
     check(!c.attention_bias, "recur::hf_config_to_json: HF Llama's attention_bias also biases o_proj; recur's q/k/v "
           "biases (attention_bias) cannot be exported");
+    check(!c.qk_bias, "recur::hf_config_to_json: HF Llama has no q/k-only biases (qk_bias is set)");
+    check(c.embed_scale == 1.0, "recur::hf_config_to_json: HF Llama does not scale its embeddings (embed_scale is ",
+          c.embed_scale, ")");
     nlohmann::json j{
-        {"architectures", {"LlamaForCausalLM"}},
-        {"model_type", "llama"},
+        {"architectures", {olmo2 ? "Olmo2ForCausalLM" : "LlamaForCausalLM"}},
+        {"model_type", olmo2 ? "olmo2" : "llama"},
         {"hidden_act", "silu"},
         {"num_key_value_heads", c.n_kv_heads},
         {"head_dim", c.resolved_head_dim()},
@@ -243,17 +279,7 @@ inline nlohmann::json hf_config_to_json(const model_config& c) {
         {"mlp_bias", false},
     };
     std::apply([&](const auto&... f) { ((j[f.hf] = c.*f.member), ...); }, detail::hf_fields);
-    if (c.rope.scaling) {
-        const auto& s = *c.rope.scaling;
-        j["rope_scaling"] = {{"rope_type", "llama3"},
-                             {"factor", s.factor},
-                             {"low_freq_factor", s.low_freq_factor},
-                             {"high_freq_factor", s.high_freq_factor},
-                             {"original_max_position_embeddings", s.original_max_position_embeddings}};
-        const double o = s.original_max_position_embeddings;
-        if (o == static_cast<double>(static_cast<std::int64_t>(o)))
-            j["rope_scaling"]["original_max_position_embeddings"] = static_cast<std::int64_t>(o);
-    }
+    j["rope_scaling"] = detail::hf_rope_scaling_json(c.rope.scaling);
     return j;
 }
 
@@ -266,35 +292,41 @@ inline bool hf_ignored_tensor(const std::string& name) {
     return std::all_of(layer.begin(), layer.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
 }
 
-/// Loads a Hugging Face LlamaForCausalLM folder: config.json plus model.safetensors or
-/// model.safetensors.index.json with its shards. A tied model may omit lm_head.weight (a stored one
-/// is ignored, as HF does); an untied one must have it. Parameters are loaded in B's compute dtype.
-/// Every mismatch throws recur::io_error naming the file and the tensor or key.
-template <Backend B>
-LlamaModel<B> load_hf(const std::filesystem::path& dir) {
+/// Loads a Hugging Face LlamaForCausalLM folder (with BlockT = LlamaBlock<B>) or Olmo2ForCausalLM
+/// folder (Olmo2Block<B>): config.json plus model.safetensors or model.safetensors.index.json with its
+/// shards. A tied model may omit lm_head.weight (a stored one is ignored, as HF does); an untied one
+/// must have it. Parameters are loaded in B's compute dtype. Every mismatch throws recur::io_error
+/// naming the file and the tensor or key.
+template <Backend B, class BlockT = LlamaBlock<B>>
+LlamaModel<B, BlockT> load_hf(const std::filesystem::path& dir) {
     const model_config c = load_hf_config(dir / "config.json");
+    if (c.block != BlockT::kind)
+        io_fail("recur::load_hf: '", (dir / "config.json").string(), "' describes ",
+                c.block == block_kind::olmo2 ? "an OLMo-2" : "a Llama", " model; load it with the matching block type");
     const safetensors_set src(dir);
     check_model_size(c, static_cast<double>(c.n_layers), (dir / "config.json").string(), src.values());
-    LlamaModel<B> m(c, 0);
+    LlamaModel<B, BlockT> m(c, 0);
     load_parameters<B>(m, src, [&](const std::string& name) {
         return hf_ignored_tensor(name) || (c.tie_embeddings && name == "lm_head.weight");
     });
     return m;
 }
 
-/// Writes `m` as a Hugging Face LlamaForCausalLM folder (created if needed): config.json and
+/// Writes `m` as a Hugging Face LlamaForCausalLM (or Olmo2ForCausalLM) folder (created if needed): config.json and
 /// model.safetensors in `type` (f32, bf16 or f16), both atomically, with {"format": "pt"} metadata.
 /// Interleaved-RoPE models (llama2.c) are exported with their q/k rows permuted to rotate-half, so
 /// the exported model computes the same function. recur::error if HF Llama cannot express the model.
-template <Backend B>
-void save_hf(const std::filesystem::path& dir, const LlamaModel<B>& m, dtype type = dtype::f32) {
+template <Backend B, class BlockT>
+void save_hf(const std::filesystem::path& dir, const LlamaModel<B, BlockT>& m, dtype type = dtype::f32) {
     nlohmann::json config = hf_config_to_json(m.config);
     const std::int64_t hd = m.config.resolved_head_dim();
     const bool permute = m.config.rope.layout == rope_layout::interleaved;
     named_tensors<B> tensors;
     auto copy = m;  // visit_parameters is non-const; the copy shares storage and writes nothing
     copy.visit_parameters("", [&](const std::string& name, Tensor<B>& t) {
-        const bool q = name.ends_with("self_attn.q_proj.weight"), k = name.ends_with("self_attn.k_proj.weight");
+        // q/k rows, and the q/k norms' weights over them, follow the permutation.
+        const bool q = name.ends_with("self_attn.q_proj.weight") || name.ends_with("self_attn.q_norm.weight"),
+                   k = name.ends_with("self_attn.k_proj.weight") || name.ends_with("self_attn.k_norm.weight");
         if (permute && (q || k))
             tensors.emplace_back(name, detail::interleaved_to_half_rows(t, q ? m.config.n_heads : m.config.n_kv_heads, hd));
         else

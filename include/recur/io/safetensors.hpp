@@ -19,6 +19,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <set>
 #include <span>
 #include <sstream>
@@ -57,11 +58,15 @@ inline std::string_view safetensors_dtype_name(dtype t) {
 /// Where one tensor lives in a safetensors file.
 struct safetensors_info {
     dtype type = dtype::f32;
-    Shape shape;
+    Shape shape;  ///< the file's shape; one of more than max_dims dimensions has its leading ones merged
+    std::vector<std::int64_t> dims;  ///< the file's shape as written (at most safetensors_max_dims)
     std::uint64_t begin = 0;  ///< byte offset of the first element within the data section
     std::uint64_t end = 0;    ///< one past the last byte, within the data section
     std::uint64_t bytes() const { return end - begin; }
 };
+
+/// The most dimensions a tensor in a file may have (recur's own tensors have at most max_dims).
+inline constexpr std::size_t safetensors_max_dims = 8;
 
 /// String-to-string metadata ("__metadata__" in a file, e.g. {"format": "pt"}).
 using safetensors_metadata = std::map<std::string, std::string>;
@@ -281,8 +286,8 @@ private:
 
         const auto& s = e["shape"];
         if (!s.is_array()) bad(name, "'shape' holds JSON ", s.type_name(), ", expected an array");
-        if (s.size() > static_cast<std::size_t>(max_dims))
-            bad(name, "'shape' has ", s.size(), " dimensions; recur tensors have at most ", max_dims);
+        if (s.size() > safetensors_max_dims)
+            bad(name, "'shape' has ", s.size(), " dimensions; recur reads at most ", safetensors_max_dims);
         // Bounding the product of the nonzero extents keeps every later size computation exact.
         constexpr std::uint64_t most = std::uint64_t{1} << 53;
         std::vector<std::int64_t> dims;
@@ -292,6 +297,11 @@ private:
             if (x > 0 && product > most / x) bad(name, "shape ", s.dump(), " has an absurd number of elements");
             product *= std::max<std::uint64_t>(x, 1);
             dims.push_back(static_cast<std::int64_t>(x));
+        }
+        info.dims = dims;
+        while (dims.size() > static_cast<std::size_t>(max_dims)) {
+            dims[1] *= dims[0];
+            dims.erase(dims.begin());
         }
         info.shape = Shape(std::span<const std::int64_t>(dims));
 
@@ -486,9 +496,12 @@ using named_tensors = std::vector<std::pair<std::string, Tensor<B>>>;
 /// bf16/f16 round to nearest even), in the given order, with `metadata` as "__metadata__" when not
 /// empty. The JSON header is padded with spaces to a multiple of 8 bytes. The file is written
 /// atomically (see write_file_atomically). Names must be unique, non-empty and not "__metadata__".
+/// `file_shapes` gives the shape to write for tensors whose shape in the file has more dimensions than
+/// recur's tensors can (the same number of elements).
 template <Backend B>
 void save_safetensors(const std::filesystem::path& path, const named_tensors<B>& tensors, dtype type = dtype::f32,
-                      const safetensors_metadata& metadata = {}) {
+                      const safetensors_metadata& metadata = {},
+                      const std::map<std::string, std::vector<std::int64_t>>& file_shapes = {}) {
     const auto type_name = safetensors_dtype_name(type);
     nlohmann::json header = nlohmann::json::object();
     if (!metadata.empty()) header["__metadata__"] = metadata;
@@ -501,8 +514,15 @@ void save_safetensors(const std::filesystem::path& path, const named_tensors<B>&
         check(t.defined(), "recur::save_safetensors: '", path.string(), "': tensor '", name, "' is undefined");
         const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * dtype_size(type);
         const auto dims = t.shape().dims();
+        std::vector<std::int64_t> shape(dims.begin(), dims.end());
+        if (const auto it = file_shapes.find(name); it != file_shapes.end()) {
+            const auto n = std::accumulate(it->second.begin(), it->second.end(), std::int64_t{1}, std::multiplies<>());
+            check(n == t.numel() && it->second.size() <= safetensors_max_dims, "recur::save_safetensors: '", path.string(),
+                  "': tensor '", name, "': the file shape given does not hold its ", t.numel(), " elements");
+            shape = it->second;
+        }
         header[name] = {{"dtype", std::string(type_name)},
-                        {"shape", std::vector<std::int64_t>(dims.begin(), dims.end())},
+                        {"shape", shape},
                         {"data_offsets", {offset, offset + bytes}}};
         offset += bytes;
     }

@@ -1,4 +1,4 @@
-// The attention layer: q/k/v/o projections, optional q/k RMSNorm and biases, RoPE, causal GQA.
+// The attention layer: q/k/v/o projections, optional q/k RMSNorm and q/k(/v) biases, RoPE, causal GQA.
 // Not here: the MLP (mlp.hpp), the attention math (ops/attention.hpp) or how caches are shared across iterations (infer/kv_cache.hpp).
 #pragma once
 
@@ -30,8 +30,8 @@ struct Attention {
 
     Attention() = default;
     Attention(const model_config& c, std::shared_ptr<const rope_table<B>> rope_, rng& gen)
-        : q_proj(c.d_model, c.n_heads * c.resolved_head_dim(), c.attention_bias, gen, c.init_std),
-          k_proj(c.d_model, c.n_kv_heads * c.resolved_head_dim(), c.attention_bias, gen, c.init_std),
+        : q_proj(c.d_model, c.n_heads * c.resolved_head_dim(), c.attention_bias || c.qk_bias, gen, c.init_std),
+          k_proj(c.d_model, c.n_kv_heads * c.resolved_head_dim(), c.attention_bias || c.qk_bias, gen, c.init_std),
           v_proj(c.d_model, c.n_kv_heads * c.resolved_head_dim(), c.attention_bias, gen, c.init_std),
           o_proj(c.n_heads * c.resolved_head_dim(), c.d_model, false, gen, c.init_std),
           rope_cache(std::move(rope_)),

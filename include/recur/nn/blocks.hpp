@@ -1,5 +1,5 @@
-// The transformer block, one template with a norm-placement policy (Llama's pre-norm and the sandwich
-// block are its two instances), and Stack, a run of identical blocks with the layer indices they carry
+// The transformer block, one template with a norm-placement policy (Llama's pre-norm, the sandwich
+// block and OLMo-2's post-norm block are its instances), and Stack, a run of identical blocks with the layer indices they carry
 // in their names. Not here: the MLP (mlp.hpp), attention (attention.hpp), the models (llama.hpp, recurrence/).
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <recur/nn/attention.hpp>
@@ -34,19 +35,28 @@ concept CachedBlock = Block<M, B> && requires(const M& m, const Tensor<B>& x, st
 };
 
 /// Where a block normalises around its two sublayers (attention, then the MLP): each sublayer reads
-/// a norm of its input and adds its output to the residual; a placement may also normalise the sum.
+/// a norm of its input (or the input itself) and adds its output to the residual. The norm after a
+/// sublayer normalises the sum, or with `norm_output` the sublayer's output before it is added.
 /// `names` holds the Hugging Face names of the four norm slots (before attention, after attention,
 /// before the MLP, after the MLP); an empty name means the slot has no norm.
 struct pre_norm {
     /// Llama: x += attn(n1 x); x += mlp(n2 x).
     static constexpr block_kind kind = block_kind::llama;
     static constexpr std::array<std::string_view, 4> names = {"input_layernorm", "", "post_attention_layernorm", ""};
+    static constexpr bool norm_output = false;
 };
 struct sandwich_norm {
     /// Huginn / four-norm blocks: x = n2(attn(n1 x) + x); x = n4(mlp(n3 x) + x).
     static constexpr block_kind kind = block_kind::sandwich;
     static constexpr std::array<std::string_view, 4> names = {"input_layernorm", "post_attention_layernorm",
                                                              "pre_feedforward_layernorm", "post_feedforward_layernorm"};
+    static constexpr bool norm_output = false;
+};
+struct post_norm {
+    /// OLMo-2: x += n2(attn(x)); x += n4(mlp(x)).
+    static constexpr block_kind kind = block_kind::olmo2;
+    static constexpr std::array<std::string_view, 4> names = {"", "post_attention_layernorm", "", "post_feedforward_layernorm"};
+    static constexpr bool norm_output = true;
 };
 
 /// A transformer block: attention and a SwiGLU MLP, each a residual sublayer, with norms where
@@ -73,7 +83,7 @@ struct TransformerBlock {
                              const kv_buffers<B>& cache) const {
         return apply(x, [&](const Tensor<B>& h) { return self_attn.forward_cached(h, rows, pos, cache); });
     }
-    /// The norm attention reads, and the one the MLP reads (every placement has both).
+    /// The norm attention reads, and the one the MLP reads (undefined weights where the placement has none).
     RMSNorm<B>& attention_input_norm() { return norms[0]; }
     RMSNorm<B>& mlp_input_norm() { return norms[2]; }
 
@@ -88,11 +98,14 @@ struct TransformerBlock {
     }
 
 private:
-    /// norm_after(f(norm_before(x)) + x) for the sublayer whose slots start at `before`.
+    /// norm_after(f(norm_before(x)) + x), or with norm_output norm_after(f(norm_before(x))) + x, for the
+    /// sublayer whose slots start at `before` (a slot without a norm passes its input through).
     template <class Sublayer>
     Tensor<B> residual(std::size_t before, const Tensor<B>& x, Sublayer&& f) const {
-        const Tensor<B> y = add(f(norms[before].forward(x)), x);
-        return Placement::names[before + 1].empty() ? y : norms[before + 1].forward(y);
+        const Tensor<B> out = f(Placement::names[before].empty() ? x : norms[before].forward(x));
+        if (Placement::names[before + 1].empty()) return add(out, x);
+        if constexpr (Placement::norm_output) return add(norms[before + 1].forward(out), x);
+        else return norms[before + 1].forward(add(out, x));
     }
     template <class Attend>
     Tensor<B> apply(const Tensor<B>& x, Attend&& attend) const {
@@ -111,11 +124,15 @@ using LlamaBlock = TransformerBlock<B, pre_norm>;
 /// The sandwich (four-norm) block.
 template <Backend B>
 using SandwichBlock = TransformerBlock<B, sandwich_norm>;
+/// OLMo-2's block (its config sets qk_norm: RMSNorm over the full q and k projections).
+template <Backend B>
+using Olmo2Block = TransformerBlock<B, post_norm>;
 
 /// Blocks applied in order; block i is named "<prefix>.<index[i]>" so that a stack cut out of a
 /// larger model keeps its source layer numbers.
 template <class BlockT>
 struct Stack {
+    using block_type = BlockT;
     std::vector<BlockT> blocks;
     std::vector<std::int64_t> index;  // name index of each block
 
@@ -162,6 +179,7 @@ struct Stack {
 
 /// The block type a config names, for code that picks it at compile time.
 template <Backend B, block_kind K>
-using block_for = TransformerBlock<B, std::conditional_t<K == block_kind::llama, pre_norm, sandwich_norm>>;
+using block_for = TransformerBlock<
+    B, std::conditional_t<K == block_kind::llama, pre_norm, std::conditional_t<K == block_kind::sandwich, sandwich_norm, post_norm>>>;
 
 }  // namespace recur

@@ -13,6 +13,7 @@ namespace recur {
 enum class block_kind {
     llama,     ///< pre-norm: x += attn(n1 x); x += mlp(n2 x)
     sandwich,  ///< x = n2(attn(n1 x) + x); x = n4(mlp(n3 x) + x)
+    olmo2,     ///< x += n2(attn(x)); x += n4(mlp(x)) (norms on the sublayer outputs; OLMo-2)
 };
 
 struct model_config {
@@ -28,9 +29,11 @@ struct model_config {
     rope_config rope{};
     bool qk_norm = false;         ///< RMSNorm on the full q and k projections (OLMo-2)
     bool attention_bias = false;  ///< biases on q, k, v projections
+    bool qk_bias = false;         ///< biases on the q and k projections only (Huginn-0125)
     bool tie_embeddings = false;  ///< LM head shares the embedding table
     block_kind block = block_kind::llama;
     double init_std = 0.02;
+    double embed_scale = 1.0;  ///< token embeddings (and a recurrent model's initial state) are multiplied by it
 
     std::int64_t resolved_head_dim() const { return head_dim > 0 ? head_dim : d_model / n_heads; }
 
@@ -52,6 +55,8 @@ struct model_config {
               n_heads);
         check(resolved_head_dim() % 2 == 0, "recur::model_config: head_dim ", resolved_head_dim(), " must be even for RoPE");
         check(norm_eps >= 0, "recur::model_config: norm_eps must be >= 0, got ", norm_eps);
+        check(embed_scale > 0 && embed_scale < 1e30, "recur::model_config: embed_scale must be positive and finite, got ",
+              embed_scale);
     }
 };
 

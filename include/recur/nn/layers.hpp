@@ -7,6 +7,7 @@
 #include <string>
 
 #include <recur/nn/module.hpp>
+#include <recur/ops/elementwise.hpp>
 #include <recur/ops/embedding.hpp>
 #include <recur/ops/linear.hpp>
 #include <recur/ops/rms_norm.hpp>
@@ -32,15 +33,20 @@ struct Linear {
     }
 };
 
-/// Token embedding table (V, C), initialised N(0, std^2).
+/// Token embedding table (V, C), initialised N(0, std^2); rows are multiplied by `scale` on lookup
+/// (Huginn-0125 scales by sqrt(C); the table itself, which a tied head shares, is not scaled).
 template <Backend B>
 struct Embedding {
     Tensor<B> weight;  // (V, C)
+    double scale = 1.0;
 
     Embedding() = default;
-    Embedding(std::int64_t vocab, std::int64_t dim, rng& gen, double std = 0.02)
-        : weight(randn<B>({vocab, dim}, gen, 0.0, std).set_requires_grad()) {}
-    Tensor<B> forward(const Tensor<B>& ids) const { return embedding(ids, weight); }
+    Embedding(std::int64_t vocab, std::int64_t dim, rng& gen, double std = 0.02, double scale_ = 1.0)
+        : weight(randn<B>({vocab, dim}, gen, 0.0, std).set_requires_grad()), scale(scale_) {}
+    Tensor<B> forward(const Tensor<B>& ids) const {
+        Tensor<B> e = embedding(ids, weight);
+        return scale == 1.0 ? e : recur::scale(e, scale);
+    }
     template <class F>
     void visit_parameters(const std::string& prefix, F&& f) {
         f(join_name(prefix, "weight"), weight);

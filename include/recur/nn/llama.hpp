@@ -32,7 +32,7 @@ struct LlamaModel {
         c.validate();
         rng gen(seed);
         rope_cache = std::make_shared<const rope_table<B>>(c.rope, c.resolved_head_dim(), c.max_seq_len);
-        embed_tokens = Embedding<B>(c.vocab_size, c.d_model, gen, c.init_std);
+        embed_tokens = Embedding<B>(c.vocab_size, c.d_model, gen, c.init_std, c.embed_scale);
         layers = Stack<BlockT>(c.n_layers, 0, c, rope_cache, gen);
         norm = RMSNorm<B>(c.d_model, c.norm_eps);
         if (!c.tie_embeddings) lm_head = Linear<B>(c.d_model, c.vocab_size, false, gen, c.init_std);

@@ -22,7 +22,7 @@ namespace recur {
 
 /// Initial latent state s_0 from the prelude output e.
 enum class state_init {
-    truncated_normal,  ///< N(0, std^2), std = sqrt(2 / (5 d)) * init_scale, cut at +-3 std
+    truncated_normal,  ///< N(0, std^2), std = sqrt(2 / (5 d)) * init_scale * embed_scale, cut at +-3 std
     zeros,
     copy_embedding,  ///< s_0 = e
 };
@@ -113,7 +113,7 @@ struct Recurrent {
         spec.validate(-1);
         rng gen(seed);
         rope_cache = std::make_shared<const rope_table<B>>(c.rope, c.resolved_head_dim(), c.max_seq_len);
-        embed_tokens = Embedding<B>(c.vocab_size, c.d_model, gen, c.init_std);
+        embed_tokens = Embedding<B>(c.vocab_size, c.d_model, gen, c.init_std, c.embed_scale);
         prelude = Prelude(spec.prelude, c, rope_cache, gen);
         core = Core(spec.core, c, rope_cache, gen);
         coda = Coda(spec.coda, c, rope_cache, gen);
@@ -200,7 +200,8 @@ struct Recurrent {
             case state_init::copy_embedding: return e;
             case state_init::truncated_normal: break;
         }
-        const double std = std::sqrt(2.0 / (5.0 * static_cast<double>(config.d_model))) * options.init_scale;
+        const double std =
+            std::sqrt(2.0 / (5.0 * static_cast<double>(config.d_model))) * options.init_scale * config.embed_scale;
         Tensor<B> s = Tensor<B>::empty(e.shape());
         if (s.numel() > 0)
             kernels::keyed_truncated_normal<B>::run({.out = s.template data<typename B::scalar>(),

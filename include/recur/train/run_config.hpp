@@ -30,6 +30,7 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -199,10 +200,15 @@ any_model<B> model_from_json(const nlohmann::json& j, const std::filesystem::pat
         const std::filesystem::path p(from);
         out = load_model<B>(p.is_absolute() ? p : base / p);
         if (j.contains("surgery")) {
-            auto* source = std::get_if<LlamaModel<B>>(&out.model);
-            check(source != nullptr, "recur: ", at, "'surgery' needs a non-recurrent source, '", from, "' is recurrent");
-            const surgery_spec spec = surgery_spec_from_json(j["surgery"], source->config.n_layers, where);
-            out.model = retrofit(*source, spec, options, seed);
+            check(!out.is_recurrent(), "recur: ", at, "'surgery' needs a non-recurrent source, '", from, "' is recurrent");
+            const surgery_spec spec = surgery_spec_from_json(j["surgery"], out.config().n_layers, where);
+            auto cut = std::visit(
+                [&](const auto& source) -> decltype(out.model) {
+                    if constexpr (RecurrentModel<decltype(source)>) return source;  // refused above
+                    else return retrofit(source, spec, options, seed);
+                },
+                out.model);
+            out.model = std::move(cut);
         } else {
             check(!j.contains("recurrence") || out.is_recurrent(), "recur: ", at,
                   "'recurrence' without 'surgery' needs a recur model directory");

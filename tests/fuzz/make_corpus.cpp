@@ -1,9 +1,12 @@
 // Writes the seed corpora of tests/fuzz/corpus/<harness>/ with recur's own writers (valid files,
 // each prefixed by the harness's selector byte where it has one): `fuzz_make_corpus OUT_DIR`.
-// Not here: seeds from ../shared/data (scripts/fuzz.sh copies those into its work corpus).
+// Not here: seeds from ../shared/data (scripts/fuzz.sh copies those into its work corpus), or the
+// tokenizer.json seeds of corpus/hf_tokenizer/ (made by Hugging Face's tokenizers, through the
+// flavours of tests/io/peer_hf_tokenizers.py, on 300 TinyStories stories).
 #include <cstdio>
 
 #include <recur/io/hf.hpp>
+#include <recur/io/huginn.hpp>
 #include <recur/io/recur_model.hpp>
 #include <recur/io/token_file.hpp>
 #include <recur/optim/adamw.hpp>
@@ -91,6 +94,9 @@ int main(int argc, char** argv) {
         recur::save_recurrent<B>(tmp / "recur", m, recur::dtype::bf16);
         seed("recur_model", "config", recur::fuzz::read_file(tmp / "recur" / "config.json"), 0);
         seed("recur_model", "weights", recur::fuzz::read_file(tmp / "recur" / "model.safetensors"), 1);
+        recur::save_huginn<B>(tmp / "huginn", m, recur::dtype::bf16);
+        seed("huginn", "config", recur::fuzz::read_file(tmp / "huginn" / "config.json"), 0);
+        seed("huginn", "weights", recur::fuzz::read_file(tmp / "huginn" / "model.safetensors"), 1);
         recur::adamw<B> a(recur::named_parameters<B>(m));
         a.save_state(tmp / "adamw.safetensors");
         seed("optimizer_state", "adamw", recur::fuzz::read_file(tmp / "adamw.safetensors"), 0);

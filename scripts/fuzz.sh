@@ -20,7 +20,7 @@ esac
 shift 2
 
 all=(safetensors hf llama2c tokenizer token_file recur_model optimizer_state trainer_resume run_config qa_jsonl text_corpus
-  huginn hf_tokenizer)
+  huginn hf_tokenizer gguf)
 harnesses=("$@")
 [[ ${#harnesses[@]} -gt 0 ]] || harnesses=("${all[@]}")
 for h in "${harnesses[@]}"; do
@@ -36,7 +36,7 @@ cmake --build --preset fuzz -j "${RECUR_FUZZ_JOBS:-2}"
 max_len() {
   case "$1" in
     llama2c) echo 1100000 ;;
-    safetensors | hf | recur_model | optimizer_state | trainer_resume | huginn | hf_tokenizer) echo 65536 ;;
+    safetensors | hf | recur_model | optimizer_state | trainer_resume | huginn | hf_tokenizer | gguf) echo 65536 ;;
     text_corpus) echo 32768 ;;
     run_config) echo 8192 ;;
     *) echo 16384 ;;

@@ -2,7 +2,8 @@
 // each prefixed by the harness's selector byte where it has one): `fuzz_make_corpus OUT_DIR`.
 // Not here: seeds from ../shared/data (scripts/fuzz.sh copies those into its work corpus), or the
 // tokenizer.json seeds of corpus/hf_tokenizer/ (made by Hugging Face's tokenizers, through the
-// flavours of tests/io/peer_hf_tokenizers.py, on 300 TinyStories stories).
+// flavours of tests/io/peer_hf_tokenizers.py, on 300 TinyStories stories) and corpus/gguf/ (made by
+// llama.cpp's gguf package: tests/io/peer_gguf.py make / tiny).
 #include <cstdio>
 
 #include <recur/io/hf.hpp>

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <recur/core/error.hpp>
+#include <recur/io/gguf.hpp>
 #include <recur/io/hf_tokenizer.hpp>
 #include <recur/io/tokenizer.hpp>
 
@@ -97,8 +98,9 @@ inline std::vector<std::int32_t> stop_ids(const any_tokenizer& t) {
 /// tokenizer file. With `model_vocab_size` >= 0, every id the tokenizer can produce must be below it
 /// (a llama2.c file must hold exactly that many tokens). Errors are recur::io_error naming the file.
 inline any_tokenizer load_tokenizer(const std::filesystem::path& path, std::int64_t model_vocab_size = -1) {
-    if (std::filesystem::is_directory(path) || path.extension() == ".json") {
-        hf_tokenizer t = load_hf_tokenizer(path);
+    const bool gguf = std::filesystem::is_regular_file(path) && is_gguf_file(path);
+    if (gguf || std::filesystem::is_directory(path) || path.extension() == ".json") {
+        hf_tokenizer t = gguf ? load_gguf_tokenizer(path) : load_hf_tokenizer(path);
         if (model_vocab_size >= 0 && t.vocab_size() > model_vocab_size)
             io_fail("recur::load_tokenizer: '", path.string(), "' has ids up to ", t.vocab_size() - 1,
                     ", beyond the model's vocabulary of ", model_vocab_size);

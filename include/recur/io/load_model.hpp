@@ -1,4 +1,4 @@
-// Loading whatever checkpoint a user points at: a llama2.c .bin file, a Hugging Face directory, a recur
+// Loading whatever checkpoint a user points at: a llama2.c .bin file, a GGUF file, a Hugging Face directory, a recur
 // model directory or one of the paper's recurrent checkpoints, as one any_model that runs forward at a
 // given r. Not here: the formats themselves (llama2c.hpp, hf.hpp, recur_model.hpp, huginn.hpp).
 #pragma once
@@ -7,6 +7,7 @@
 #include <string>
 #include <variant>
 
+#include <recur/io/gguf.hpp>
 #include <recur/io/hf.hpp>
 #include <recur/io/huginn.hpp>
 #include <recur/io/llama2c.hpp>
@@ -17,6 +18,7 @@ namespace recur {
 /// The kinds of checkpoint load_model understands.
 enum class model_format {
     llama2c,       ///< a llama2.c .bin file
+    gguf,          ///< a llama.cpp GGUF file (architecture "llama")
     hugging_face,  ///< a directory with a Hugging Face config.json and safetensors
     recur,         ///< a directory written by save_recurrent
     huginn,        ///< the paper's recurrent checkpoints: a Hugging Face directory with model_type "huginn_raven"
@@ -25,6 +27,7 @@ enum class model_format {
 inline const char* model_format_name(model_format f) {
     switch (f) {
         case model_format::llama2c: return "llama2.c";
+        case model_format::gguf: return "GGUF";
         case model_format::hugging_face: return "Hugging Face";
         case model_format::recur: return "recur";
         case model_format::huginn: return "huginn_raven";
@@ -32,12 +35,13 @@ inline const char* model_format_name(model_format f) {
     return "?";
 }
 
-/// Decides the format from the path: a regular file is llama2.c; a directory with a config.json
+/// Decides the format from the path: a regular file is GGUF when it starts with GGUF's magic, else
+/// llama2.c; a directory with a config.json
 /// declaring "recur_format" is recur, one with model_type "huginn_raven" the paper's format, any other
 /// config.json Hugging Face. Otherwise io_error.
 inline model_format detect_model_format(const std::filesystem::path& path) {
     namespace fs = std::filesystem;
-    if (fs::is_regular_file(path)) return model_format::llama2c;
+    if (fs::is_regular_file(path)) return is_gguf_file(path) ? model_format::gguf : model_format::llama2c;
     if (fs::is_directory(path)) {
         if (!fs::is_regular_file(path / "config.json"))
             io_fail("recur::load_model: directory '", path.string(), "' has no config.json");
@@ -97,6 +101,7 @@ any_model<B> load_model(const std::filesystem::path& path) {
     out.format = detect_model_format(path);
     switch (out.format) {
         case model_format::llama2c: out.model = load_llama2c<B>(path.string()); break;
+        case model_format::gguf: out.model = load_gguf<B>(path); break;
         case model_format::hugging_face:
             detail::with_block<B>(load_hf_config(path / "config.json").block, [&]<class BlockT>() {
                 if constexpr (BlockT::kind == block_kind::sandwich)

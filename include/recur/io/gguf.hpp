@@ -1,0 +1,586 @@
+// GGUF, llama.cpp's checkpoint format (versions 2 and 3): header, metadata, tensor infos and aligned
+// data, read through a memory map with every size checked against the file; f32, f16, bf16, q8_0, q4_0
+// and q4_1 tensors dequantised on load; a "llama" architecture file as a LlamaModel, and its embedded
+// byte-level BPE vocabulary ("gpt2") as an hf_tokenizer.
+// Not here: writing GGUF, k-quants and i-quants (named in errors), SentencePiece ("llama") vocabularies,
+// other architectures.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <recur/core/dtype.hpp>
+#include <recur/core/error.hpp>
+#include <recur/io/config_json.hpp>
+#include <recur/io/hf_tokenizer.hpp>
+#include <recur/io/safetensors.hpp>
+#include <recur/nn/llama.hpp>
+
+namespace recur {
+
+/// One tensor of a GGUF file.
+struct gguf_tensor_info {
+    std::string name;
+    std::vector<std::int64_t> ne;  ///< GGUF's order: ne[0] is the row length (the innermost dimension)
+    std::uint32_t type = 0;        ///< ggml_type
+    std::uint64_t offset = 0;      ///< within the data section
+    std::uint64_t bytes = 0;
+
+    /// recur's order (ne reversed): a (out, in) weight has ne = {in, out}.
+    Shape shape() const {
+        std::vector<std::int64_t> dims(ne.rbegin(), ne.rend());
+        return Shape(std::span<const std::int64_t>(dims));
+    }
+    std::int64_t numel() const {
+        std::int64_t n = 1;
+        for (const auto d : ne) n *= d;
+        return n;
+    }
+};
+
+namespace detail {
+
+/// A ggml tensor type: elements per block and bytes per block; `dequantised` when recur reads it.
+struct ggml_type_traits {
+    std::uint32_t id;
+    std::string_view name;
+    std::uint32_t block, bytes;
+    bool dequantised;
+};
+
+inline constexpr std::array<ggml_type_traits, 24> ggml_types{{
+    {0, "F32", 1, 4, true},       {1, "F16", 1, 2, true},       {2, "Q4_0", 32, 18, true},    {3, "Q4_1", 32, 20, true},
+    {6, "Q5_0", 32, 22, false},   {7, "Q5_1", 32, 24, false},   {8, "Q8_0", 32, 34, true},    {9, "Q8_1", 32, 36, false},
+    {10, "Q2_K", 256, 84, false}, {11, "Q3_K", 256, 110, false}, {12, "Q4_K", 256, 144, false}, {13, "Q5_K", 256, 176, false},
+    {14, "Q6_K", 256, 210, false}, {15, "Q8_K", 256, 292, false}, {16, "IQ2_XXS", 256, 66, false}, {17, "IQ2_XS", 256, 74, false},
+    {18, "IQ3_XXS", 256, 98, false}, {20, "IQ4_NL", 32, 18, false}, {24, "I8", 1, 1, false},   {25, "I16", 1, 2, false},
+    {26, "I32", 1, 4, false},     {27, "I64", 1, 8, false},     {28, "F64", 1, 8, false},     {30, "BF16", 1, 2, true},
+}};
+
+inline const ggml_type_traits* ggml_type_of(std::uint32_t id) {
+    for (const auto& t : ggml_types)
+        if (t.id == id) return &t;
+    return nullptr;
+}
+
+/// Bounds-checked little-endian reads from the mapped header; errors name the file and what was read.
+class gguf_cursor {
+public:
+    gguf_cursor(std::span<const std::byte> bytes, const std::string& path) : bytes_(bytes), path_(path) {}
+
+    std::size_t position() const { return pos_; }
+    std::size_t left() const { return bytes_.size() - pos_; }
+    template <class T>
+    T scalar(std::string_view what) {
+        need(sizeof(T), what);
+        T v;
+        std::memcpy(&v, bytes_.data() + pos_, sizeof(T));
+        pos_ += sizeof(T);
+        return v;
+    }
+    std::string string(std::string_view what) {
+        const auto n = scalar<std::uint64_t>(what);
+        need(n, what);
+        std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), static_cast<std::size_t>(n));
+        pos_ += static_cast<std::size_t>(n);
+        return s;
+    }
+    void need(std::uint64_t n, std::string_view what) const {
+        if (n > left())
+            io_fail("recur::gguf: '", path_, "': ", what, " needs ", n, " bytes at offset ", pos_, ", but only ", left(),
+                    " remain (truncated or corrupt file)");
+    }
+
+private:
+    std::span<const std::byte> bytes_;
+    std::string path_;
+    std::size_t pos_ = 0;
+};
+
+/// GGUF metadata value types.
+enum class gguf_value : std::uint32_t { u8, i8, u16, i16, u32, i32, f32, boolean, string, array, u64, i64, f64 };
+
+/// The fewest bytes a value of type `t` takes (arrays: their type and count).
+inline std::uint64_t gguf_min_bytes(std::uint32_t t) {
+    constexpr std::uint64_t sizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8};
+    return t < 13 ? sizes[t] : 1;
+}
+
+inline nlohmann::json gguf_read_value(gguf_cursor& in, std::uint32_t type, const std::string& key, int depth,
+                                      const std::string& path) {
+    switch (static_cast<gguf_value>(type)) {
+        case gguf_value::u8: return in.scalar<std::uint8_t>(key);
+        case gguf_value::i8: return in.scalar<std::int8_t>(key);
+        case gguf_value::u16: return in.scalar<std::uint16_t>(key);
+        case gguf_value::i16: return in.scalar<std::int16_t>(key);
+        case gguf_value::u32: return in.scalar<std::uint32_t>(key);
+        case gguf_value::i32: return in.scalar<std::int32_t>(key);
+        case gguf_value::f32: return static_cast<double>(in.scalar<float>(key));
+        case gguf_value::boolean: {
+            const auto b = in.scalar<std::uint8_t>(key);
+            if (b > 1) io_fail("recur::gguf: '", path, "': metadata '", key, "': boolean byte ", int(b), " is neither 0 nor 1");
+            return b == 1;
+        }
+        case gguf_value::string: return in.string(key);
+        case gguf_value::u64: return in.scalar<std::uint64_t>(key);
+        case gguf_value::i64: return in.scalar<std::int64_t>(key);
+        case gguf_value::f64: return in.scalar<double>(key);
+        case gguf_value::array: {
+            if (depth >= 4) io_fail("recur::gguf: '", path, "': metadata '", key, "': arrays nested deeper than 4");
+            const auto inner = in.scalar<std::uint32_t>(key);
+            const auto n = in.scalar<std::uint64_t>(key);
+            if (inner > 12) io_fail("recur::gguf: '", path, "': metadata '", key, "': array of unknown value type ", inner);
+            // Every element takes at least gguf_min_bytes: a count the file cannot hold allocates nothing.
+            if (n > in.left() / gguf_min_bytes(inner))
+                io_fail("recur::gguf: '", path, "': metadata '", key, "': array of ", n, " elements cannot fit in the ",
+                        in.left(), " bytes left");
+            nlohmann::json a = nlohmann::json::array();
+            a.get_ref<nlohmann::json::array_t&>().reserve(static_cast<std::size_t>(n));
+            for (std::uint64_t i = 0; i < n; ++i) a.push_back(gguf_read_value(in, inner, key, depth + 1, path));
+            return a;
+        }
+    }
+    io_fail("recur::gguf: '", path, "': metadata '", key, "': unknown value type ", type);
+}
+
+/// The 32 elements of a q8_0, q4_0 or q4_1 block (q4: low nibbles first, then high nibbles), computed
+/// as ggml does, product then sum, each rounded to f32 (never contracted to one fused multiply-add).
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("fp-contract=off")))
+#endif
+inline void dequantise_block(const std::byte* b, std::uint32_t type, float* out) {
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+    auto half = [&](std::size_t at) {
+        std::uint16_t h;
+        std::memcpy(&h, b + at, 2);
+        return f16_to_f32(h);
+    };
+    const float d = half(0);
+    if (type == 8) {  // Q8_0: d, int8 q[32]
+        for (int i = 0; i < 32; ++i) out[i] = d * static_cast<float>(static_cast<std::int8_t>(b[2 + i]));
+        return;
+    }
+    const bool q4_1 = type == 3;
+    const float m = q4_1 ? half(2) : 0.0f;
+    const std::byte* qs = b + (q4_1 ? 4 : 2);
+    for (int i = 0; i < 16; ++i) {
+        const auto q = static_cast<unsigned>(qs[i]);
+        const int lo = static_cast<int>(q & 0xFu), hi = static_cast<int>(q >> 4);
+        out[i] = q4_1 ? static_cast<float>(lo) * d + m : static_cast<float>(lo - 8) * d;
+        out[i + 16] = q4_1 ? static_cast<float>(hi) * d + m : static_cast<float>(hi - 8) * d;
+    }
+}
+
+}  // namespace detail
+
+/// A GGUF file, mapped and checked: magic, version 2 or 3, metadata (every key once, arrays no larger
+/// than the file), tensor infos (unique names, at most 4 dimensions, known types, rows a whole number
+/// of blocks, offsets aligned, inside the data section and not overlapping). Every failure throws
+/// recur::io_error naming the file and the key or tensor. The file stays mapped while the object lives.
+class gguf_file {
+public:
+    explicit gguf_file(const std::filesystem::path& path) : path_(path.string()), map_(path_) {
+        const auto bytes = map_.bytes();
+        detail::gguf_cursor in(bytes, path_);
+        const auto magic = in.scalar<std::uint32_t>("the magic");
+        if (magic != 0x46554747u) io_fail("recur::gguf: '", path_, "' does not start with GGUF's magic \"GGUF\"");
+        version_ = in.scalar<std::uint32_t>("the version");
+        if (version_ != 2 && version_ != 3)
+            io_fail("recur::gguf: '", path_, "': version ", version_, " is not supported (recur reads 2 and 3)");
+        const auto n_tensors = in.scalar<std::uint64_t>("the tensor count");
+        const auto n_kv = in.scalar<std::uint64_t>("the metadata count");
+        if (n_kv > in.left() / 13 || n_tensors > in.left() / 24)
+            io_fail("recur::gguf: '", path_, "': ", n_kv, " metadata entries and ", n_tensors,
+                    " tensors cannot fit in a file of ", bytes.size(), " bytes");
+        metadata_ = nlohmann::json::object();
+        for (std::uint64_t i = 0; i < n_kv; ++i) {
+            std::string key = in.string("a metadata key");
+            const auto type = in.scalar<std::uint32_t>(key);
+            nlohmann::json value = detail::gguf_read_value(in, type, key, 0, path_);
+            if (metadata_.contains(key)) io_fail("recur::gguf: '", path_, "': metadata '", key, "' appears twice");
+            metadata_[key] = std::move(value);
+        }
+        alignment_ = 32;
+        if (const auto a = optional_integer("general.alignment")) {
+            if (*a <= 0 || *a > (1 << 20) || (*a & (*a - 1)) != 0)
+                io_fail("recur::gguf: '", path_, "': general.alignment ", *a, " is not a power of two up to 2^20");
+            alignment_ = static_cast<std::uint64_t>(*a);
+        }
+        tensors_.reserve(static_cast<std::size_t>(n_tensors));
+        for (std::uint64_t i = 0; i < n_tensors; ++i) tensors_.push_back(read_tensor_info(in));
+        const std::uint64_t start = (in.position() + alignment_ - 1) / alignment_ * alignment_;
+        if (start <= bytes.size())
+            data_ = bytes.subspan(static_cast<std::size_t>(start));
+        else if (!tensors_.empty())  // a file without tensors may end before the padding
+            io_fail("recur::gguf: '", path_, "': the data section would start at ", start, ", past the end of the ",
+                    bytes.size(), "-byte file");
+        check_layout();
+    }
+
+    const std::string& path() const { return path_; }
+    std::uint32_t version() const { return version_; }
+    std::uint64_t alignment() const { return alignment_; }
+    /// Every metadata key with its value (numbers, booleans, strings, arrays as JSON arrays).
+    const nlohmann::json& metadata() const { return metadata_; }
+    const std::vector<gguf_tensor_info>& tensors() const { return tensors_; }
+    const gguf_tensor_info* find(std::string_view name) const {
+        const auto it = index_.find(std::string(name));
+        return it == index_.end() ? nullptr : &tensors_[it->second];
+    }
+    const gguf_tensor_info& info(std::string_view name) const {
+        const auto* t = find(name);
+        if (!t) io_fail("recur::gguf: '", path_, "': no tensor '", name, "'");
+        return *t;
+    }
+
+    /// Typed metadata; a present key of the wrong type, or a missing required one, throws naming it.
+    std::optional<std::int64_t> optional_integer(const std::string& key) const {
+        const auto it = metadata_.find(key);
+        if (it == metadata_.end()) return std::nullopt;
+        if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+            bad_key(key, "holds ", it->dump(), ", too large");
+        if (!it->is_number_integer()) bad_key(key, "holds ", it->dump(), ", expected an integer");
+        return it->get<std::int64_t>();
+    }
+    std::int64_t positive(const std::string& key, std::optional<std::int64_t> fallback = std::nullopt) const {
+        const auto v = optional_integer(key);
+        if (!v && !fallback) bad_key(key, "is missing");
+        const auto x = v.value_or(fallback.value_or(0));
+        if (x <= 0 || x > (std::int64_t{1} << 40)) bad_key(key, "must be positive, got ", x);
+        return x;
+    }
+    double number(const std::string& key, double fallback) const {
+        const auto it = metadata_.find(key);
+        if (it == metadata_.end()) return fallback;
+        if (!it->is_number()) bad_key(key, "holds ", it->dump(), ", expected a number");
+        return it->get<double>();
+    }
+    std::optional<std::string> string(const std::string& key) const {
+        const auto it = metadata_.find(key);
+        if (it == metadata_.end()) return std::nullopt;
+        if (!it->is_string()) bad_key(key, "holds a ", it->type_name(), ", expected a string");
+        return it->get<std::string>();
+    }
+    bool boolean(const std::string& key, bool fallback) const {
+        const auto it = metadata_.find(key);
+        if (it == metadata_.end()) return fallback;
+        if (!it->is_boolean()) bad_key(key, "holds ", it->dump(), ", expected true or false");
+        return it->get<bool>();
+    }
+    template <class... Parts>
+    [[noreturn]] void bad_key(const std::string& key, Parts&&... parts) const {
+        io_fail("recur::gguf: '", path_, "': metadata '", key, "' ", std::forward<Parts>(parts)...);
+    }
+
+    /// The values of tensor `name`, dequantised to f32, in recur's row-major order (shape()).
+    std::vector<float> read_f32(std::string_view name) const {
+        const auto& t = info(name);
+        const auto& traits = *detail::ggml_type_of(t.type);
+        if (!traits.dequantised)
+            io_fail("recur::gguf: '", path_, "': tensor '", name, "' is ", traits.name,
+                    "; recur dequantises F32, F16, BF16, Q8_0, Q4_0 and Q4_1");
+        const auto n = static_cast<std::size_t>(t.numel());
+        std::vector<float> out(n);
+        const std::byte* src = data_.data() + t.offset;
+        switch (t.type) {
+            case 0: convert_host(out.data(), dtype::f32, src, dtype::f32, n); break;
+            case 1: convert_host(out.data(), dtype::f32, src, dtype::f16, n); break;
+            case 30: convert_host(out.data(), dtype::f32, src, dtype::bf16, n); break;
+            default:
+                for (std::size_t b = 0; b < n / traits.block; ++b)
+                    detail::dequantise_block(src + b * traits.bytes, t.type, out.data() + b * traits.block);
+        }
+        return out;
+    }
+    /// Tensor `name` dequantised, as a tensor on B in its compute dtype.
+    template <Backend B>
+    Tensor<B> tensor(std::string_view name) const {
+        return Tensor<B>::from_host(read_f32(name), info(name).shape());
+    }
+
+private:
+    gguf_tensor_info read_tensor_info(detail::gguf_cursor& in) {
+        gguf_tensor_info t;
+        t.name = in.string("a tensor name");
+        auto bad = [&](auto&&... parts) {
+            io_fail("recur::gguf: '", path_, "': tensor '", t.name, "': ", std::forward<decltype(parts)>(parts)...);
+        };
+        if (index_.count(t.name)) bad("the name appears twice");
+        const auto dims = in.scalar<std::uint32_t>(t.name);
+        if (dims < 1 || dims > static_cast<std::uint32_t>(max_dims)) bad(dims, " dimensions; recur reads 1 to ", max_dims);
+        constexpr std::uint64_t most = std::uint64_t{1} << 53;
+        std::uint64_t count = 1;
+        for (std::uint32_t d = 0; d < dims; ++d) {
+            const auto n = in.scalar<std::uint64_t>(t.name);
+            if (n == 0 || n > most || count > most / n) bad("dimension ", d, " is ", n, " (zero, or the product is absurd)");
+            count *= n;
+            t.ne.push_back(static_cast<std::int64_t>(n));
+        }
+        t.type = in.scalar<std::uint32_t>(t.name);
+        const auto* traits = detail::ggml_type_of(t.type);
+        if (!traits) bad("unknown ggml type ", t.type);
+        if (static_cast<std::uint64_t>(t.ne[0]) % traits->block != 0)
+            bad("rows of ", t.ne[0], " elements are not a whole number of ", traits->name, " blocks of ", traits->block);
+        t.bytes = count / traits->block * traits->bytes;
+        t.offset = in.scalar<std::uint64_t>(t.name);
+        if (t.offset % alignment_ != 0) bad("offset ", t.offset, " is not a multiple of the alignment ", alignment_);
+        index_[t.name] = tensors_.size();
+        return t;
+    }
+    /// Every tensor inside the data section; none overlapping another.
+    void check_layout() const {
+        std::vector<const gguf_tensor_info*> order;
+        for (const auto& t : tensors_) order.push_back(&t);
+        std::sort(order.begin(), order.end(), [](const auto* a, const auto* b) { return a->offset < b->offset; });
+        for (std::size_t i = 0; i < order.size(); ++i) {
+            const auto& t = *order[i];
+            if (t.offset > data_.size() || t.bytes > data_.size() - t.offset)
+                io_fail("recur::gguf: '", path_, "': tensor '", t.name, "' (", t.bytes, " bytes at ", t.offset,
+                        ") runs past the ", data_.size(), "-byte data section");
+            if (i + 1 < order.size() && t.offset + t.bytes > order[i + 1]->offset)
+                io_fail("recur::gguf: '", path_, "': tensors '", t.name, "' and '", order[i + 1]->name, "' overlap");
+        }
+    }
+
+    std::string path_;
+    detail::mapped_file map_;
+    std::uint32_t version_ = 0;
+    std::uint64_t alignment_ = 32;
+    nlohmann::json metadata_;
+    std::vector<gguf_tensor_info> tensors_;
+    std::map<std::string, std::size_t> index_;
+    std::span<const std::byte> data_;
+};
+
+/// True when `path` is a regular file starting with GGUF's magic.
+inline bool is_gguf_file(const std::filesystem::path& path) {
+    std::ifstream f(path, std::ios::binary);
+    char magic[4] = {};
+    return f.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
+}
+
+/// The model_config of a GGUF file of architecture "llama": embedding_length, block_count,
+/// feed_forward_length, attention.head_count (.head_count_kv, .layer_norm_rms_epsilon),
+/// rope.freq_base (10000), rope.dimension_count (= the head width), context_length (2048); the
+/// vocabulary is token_embd.weight's rows; the head is tied when output.weight is absent. llama.cpp
+/// stores q and k rows for RoPE on interleaved pairs, so the layout is interleaved. Other
+/// architectures, RoPE scaling (rope.scaling.type, rope_freqs.weight) and inconsistent values throw
+/// recur::io_error naming the file and key.
+inline model_config gguf_llama_config(const gguf_file& f) {
+    const auto arch = f.string("general.architecture");
+    if (!arch) f.bad_key("general.architecture", "is missing");
+    if (*arch != "llama") f.bad_key("general.architecture", "is '", *arch, "'; recur reads 'llama'");
+    const std::string p = "llama.";
+    model_config c;
+    c.d_model = f.positive(p + "embedding_length");
+    c.n_layers = f.positive(p + "block_count");
+    c.ffn_dim = f.positive(p + "feed_forward_length");
+    c.n_heads = f.positive(p + "attention.head_count");
+    c.n_kv_heads = f.positive(p + "attention.head_count_kv", c.n_heads);
+    c.max_seq_len = f.positive(p + "context_length", 2048);
+    c.norm_eps = f.number(p + "attention.layer_norm_rms_epsilon", 1e-5);
+    c.rope.theta = f.number(p + "rope.freq_base", 10000.0);
+    c.rope.layout = rope_layout::interleaved;
+    if (c.d_model % c.n_heads != 0) f.bad_key(p + "embedding_length", "(", c.d_model, ") is not divisible by the head count ", c.n_heads);
+    const std::int64_t hd = f.positive(p + "attention.key_length", c.d_model / c.n_heads);
+    if (f.positive(p + "attention.value_length", hd) != hd) f.bad_key(p + "attention.value_length", "differs from key_length");
+    if (hd != c.d_model / c.n_heads) c.head_dim = hd;
+    if (f.positive(p + "rope.dimension_count", hd) != hd)
+        f.bad_key(p + "rope.dimension_count", "(", f.positive(p + "rope.dimension_count"), ") is not the head width ", hd,
+                  "; partial RoPE is not supported");
+    if (const auto s = f.string(p + "rope.scaling.type"); s && *s != "none")
+        f.bad_key(p + "rope.scaling.type", "is '", *s, "'; recur reads files without RoPE scaling");
+    if (f.find("rope_freqs.weight"))
+        io_fail("recur::gguf: '", f.path(), "': tensor 'rope_freqs.weight' (llama3 RoPE scaling) is not supported");
+    const auto& embed = f.info("token_embd.weight");
+    if (embed.ne.size() != 2 || embed.ne[0] != c.d_model)
+        io_fail("recur::gguf: '", f.path(), "': tensor 'token_embd.weight' has shape ", embed.shape(),
+                ", expected (vocab, ", c.d_model, ")");
+    c.vocab_size = embed.ne[1];
+    if (const auto v = f.optional_integer(p + "vocab_size"); v && *v != c.vocab_size)
+        f.bad_key(p + "vocab_size", "(", *v, ") differs from token_embd.weight's ", c.vocab_size, " rows");
+    c.tie_embeddings = f.find("output.weight") == nullptr;
+    try {
+        c.validate();
+    } catch (const error& e) {
+        io_fail("recur::gguf: '", f.path(), "': ", e.what());
+    }
+    return c;
+}
+
+/// The GGUF name of a LlamaModel parameter ("model.layers.3.self_attn.q_proj.weight" ->
+/// "blk.3.attn_q.weight"), or "" for none.
+inline std::string gguf_tensor_name(std::string_view name) {
+    static const std::map<std::string, std::string, std::less<>> layer{
+        {"input_layernorm.weight", "attn_norm.weight"},     {"self_attn.q_proj.weight", "attn_q.weight"},
+        {"self_attn.k_proj.weight", "attn_k.weight"},       {"self_attn.v_proj.weight", "attn_v.weight"},
+        {"self_attn.o_proj.weight", "attn_output.weight"},  {"post_attention_layernorm.weight", "ffn_norm.weight"},
+        {"mlp.gate_proj.weight", "ffn_gate.weight"},        {"mlp.up_proj.weight", "ffn_up.weight"},
+        {"mlp.down_proj.weight", "ffn_down.weight"}};
+    if (name == "model.embed_tokens.weight") return "token_embd.weight";
+    if (name == "model.norm.weight") return "output_norm.weight";
+    if (name == "lm_head.weight") return "output.weight";
+    constexpr std::string_view prefix = "model.layers.";
+    if (!name.starts_with(prefix)) return "";
+    const auto dot = name.find('.', prefix.size());
+    if (dot == std::string_view::npos) return "";
+    const auto it = layer.find(name.substr(dot + 1));
+    if (it == layer.end()) return "";
+    return "blk." + std::string(name.substr(prefix.size(), dot - prefix.size())) + "." + it->second;
+}
+
+/// Loads a GGUF file of architecture "llama" as a LlamaModel (see gguf_llama_config), every tensor
+/// dequantised to B's compute dtype. Each parameter must be in the file with its shape, and every
+/// tensor of the file must be a parameter; errors name the file and the tensor.
+template <Backend B>
+LlamaModel<B> load_gguf(const std::filesystem::path& path) {
+    const gguf_file f(path);
+    const model_config c = gguf_llama_config(f);
+    double values = 0;
+    for (const auto& t : f.tensors()) values += static_cast<double>(t.numel());
+    check_model_size(c, static_cast<double>(c.n_layers), f.path(), values);
+    LlamaModel<B> m(c, 0);
+    std::vector<std::pair<std::string, Tensor<B>*>> params;
+    m.visit_parameters("", [&](const std::string& name, Tensor<B>& t) { params.emplace_back(name, &t); });
+    std::vector<std::string> used;
+    for (const auto& [name, t] : params) {
+        const std::string g = gguf_tensor_name(name);
+        const auto* info = g.empty() ? nullptr : f.find(g);
+        if (!info) io_fail("recur::load_gguf: '", f.path(), "': tensor '", g.empty() ? name : g, "' is missing");
+        if (info->shape() != t->shape())
+            io_fail("recur::load_gguf: '", f.path(), "': tensor '", g, "' has shape ", info->shape(), ", expected ", t->shape());
+        used.push_back(g);
+    }
+    std::sort(used.begin(), used.end());
+    for (const auto& t : f.tensors())
+        if (!std::binary_search(used.begin(), used.end(), t.name))
+            io_fail("recur::load_gguf: '", f.path(), "': tensor '", t.name, "' is not part of a Llama model");
+    for (auto& [name, t] : params) *t = f.tensor<B>(gguf_tensor_name(name)).set_requires_grad();
+    return m;
+}
+
+namespace detail {
+/// The pre-tokenizer of tokenizer.json for llama.cpp's `tokenizer.ggml.pre` names recur knows.
+inline nlohmann::json gguf_pre_tokenizer(const gguf_file& f, const std::string& pre) {
+    const nlohmann::json byte_level{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+    if (pre == "default" || pre == "gpt2") return byte_level;
+    if (pre == "smollm")  // llama.cpp splits every digit, then GPT-2's pattern
+        return {{"type", "Sequence"},
+                {"pretokenizers", {{{"type", "Digits"}, {"individual_digits", true}}, byte_level}}};
+    if (pre == "llama3" || pre == "llama-bpe")
+        return {{"type", "Sequence"},
+                {"pretokenizers",
+                 {{{"type", "Split"},
+                   {"pattern",
+                    {{"Regex", "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+                               "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}}},
+                   {"behavior", "Isolated"},
+                   {"invert", false}},
+                  {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", false}}}}};
+    f.bad_key("tokenizer.ggml.pre", "is '", pre, "'; recur knows 'default', 'gpt2', 'smollm', 'llama3' and 'llama-bpe'");
+}
+}  // namespace detail
+
+/// The tokenizer.json equivalent of a GGUF file's byte-level BPE vocabulary (tokenizer.ggml.model
+/// "gpt2"): tokens as the vocabulary, merges, control tokens (type 3) as special added tokens and
+/// user-defined ones (type 4) as added tokens, the pre-tokenizer `tokenizer.ggml.pre` names, BOS
+/// prepended when tokenizer.ggml.add_bos_token says so, and a byte-level decoder.
+inline nlohmann::json gguf_tokenizer_json(const gguf_file& f) {
+    const auto model = f.string("tokenizer.ggml.model");
+    if (!model) f.bad_key("tokenizer.ggml.model", "is missing (the file has no vocabulary)");
+    if (*model != "gpt2")
+        f.bad_key("tokenizer.ggml.model", "is '", *model, "'; recur reads byte-level BPE vocabularies ('gpt2')");
+    const auto& md = f.metadata();
+    auto strings = [&](const std::string& key) -> const nlohmann::json& {
+        const auto it = md.find(key);
+        if (it == md.end()) f.bad_key(key, "is missing");
+        if (!it->is_array() || !std::all_of(it->begin(), it->end(), [](const auto& s) { return s.is_string(); }))
+            f.bad_key(key, "is not an array of strings");
+        return *it;
+    };
+    const auto& tokens = strings("tokenizer.ggml.tokens");
+    const auto& merges = strings("tokenizer.ggml.merges");
+    nlohmann::json types = nlohmann::json::array();
+    if (const auto it = md.find("tokenizer.ggml.token_type"); it != md.end()) {
+        if (!it->is_array() || it->size() != tokens.size() ||
+            !std::all_of(it->begin(), it->end(), [](const auto& v) { return v.is_number_integer(); }))
+            f.bad_key("tokenizer.ggml.token_type", "is not an array of ", tokens.size(), " integers");
+        types = *it;
+    }
+    nlohmann::json vocab = nlohmann::json::object(), added = nlohmann::json::array();
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        const auto& tok = tokens[i].get_ref<const std::string&>();
+        if (vocab.contains(tok)) f.bad_key("tokenizer.ggml.tokens", "lists '", tok, "' twice");
+        vocab[tok] = i;
+        const int type = types.empty() ? 1 : types[i].get<int>();
+        if (type == 3 || type == 4)
+            added.push_back({{"id", i}, {"content", tok}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+                             {"normalized", type == 4}, {"special", type == 3}});
+    }
+    nlohmann::json j{{"version", "1.0"},
+                     {"truncation", nullptr},
+                     {"padding", nullptr},
+                     {"added_tokens", added},
+                     {"normalizer", nullptr},
+                     {"pre_tokenizer", detail::gguf_pre_tokenizer(f, f.string("tokenizer.ggml.pre").value_or("default"))},
+                     {"post_processor", nullptr},
+                     {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
+                     {"model",
+                      {{"type", "BPE"},
+                       {"dropout", nullptr},
+                       {"unk_token", nullptr},
+                       {"continuing_subword_prefix", nullptr},
+                       {"end_of_word_suffix", nullptr},
+                       {"fuse_unk", false},
+                       {"byte_fallback", false},
+                       {"ignore_merges", false},
+                       {"vocab", vocab},
+                       {"merges", merges}}}};
+    if (const auto bos = f.optional_integer("tokenizer.ggml.bos_token_id"); bos && f.boolean("tokenizer.ggml.add_bos_token", false)) {
+        if (*bos < 0 || *bos >= static_cast<std::int64_t>(tokens.size()))
+            f.bad_key("tokenizer.ggml.bos_token_id", "(", *bos, ") is not a token id");
+        const auto& b = tokens[static_cast<std::size_t>(*bos)];
+        j["post_processor"] = {{"type", "TemplateProcessing"},
+                               {"single", {{{"SpecialToken", {{"id", b}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+                               {"pair",
+                                {{{"SpecialToken", {{"id", b}, {"type_id", 0}}}},
+                                 {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                                 {{"SpecialToken", {{"id", b}, {"type_id", 1}}}},
+                                 {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+                               {"special_tokens", {{b.get<std::string>(), {{"id", b}, {"ids", {*bos}}, {"tokens", {b}}}}}}};
+    }
+    return j;
+}
+
+/// The embedded vocabulary of a GGUF file as an hf_tokenizer, with its BOS and EOS
+/// (tokenizer.ggml.bos_token_id / eos_token_id) as the special tokens.
+inline hf_tokenizer load_gguf_tokenizer(const std::filesystem::path& path) {
+    const gguf_file f(path);
+    hf_tokenizer tok(gguf_tokenizer_json(f), f.path());
+    const auto& tokens = f.metadata()["tokenizer.ggml.tokens"];
+    nlohmann::json config = nlohmann::json::object();
+    for (const auto& [key, field] : {std::pair{"tokenizer.ggml.bos_token_id", "bos_token"}, {"tokenizer.ggml.eos_token_id", "eos_token"}}) {
+        const auto id = f.optional_integer(key);
+        if (!id) continue;
+        if (*id < 0 || *id >= static_cast<std::int64_t>(tokens.size())) f.bad_key(key, "(", *id, ") is not a token id");
+        config[field] = tokens[static_cast<std::size_t>(*id)];
+    }
+    tok.set_special_tokens(config, f.path());
+    return tok;
+}
+
+}  // namespace recur

@@ -16,6 +16,7 @@
 
 #include <recur/core/error.hpp>
 #include <recur/io/json_fields.hpp>
+#include <recur/io/read_text.hpp>
 #include <recur/nn/config.hpp>
 
 namespace recur {
@@ -126,15 +127,7 @@ inline void check_model_size(const model_config& c, double blocks, const std::st
 
 /// Reads a model_config from a JSON file; errors name the file.
 inline model_config load_model_config(const std::string& path) {
-    std::ifstream f(path);
-    check(f.good(), "recur::load_model_config: cannot open '", path, "'");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(f);
-    } catch (const nlohmann::json::exception& e) {
-        fail("recur::load_model_config: '", path, "' is not valid JSON: ", e.what());
-    }
-    return model_config_from_json(j, path);
+    return model_config_from_json(detail::read_json_file(path, "recur::load_model_config"), path);
 }
 
 }  // namespace recur

@@ -92,6 +92,21 @@ inline std::string valid_utf8(std::string_view s) {
     return out;
 }
 
+/// `s` with every occurrence of the non-empty `from` replaced by `to`, left to right.
+inline std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        if (s.substr(i, from.size()) == from) {
+            out += to;
+            i += from.size();
+        } else {
+            out += s[i++];
+        }
+    }
+    return out;
+}
+
 /// The code point of the well-formed sequence of `n` bytes at p.
 inline char32_t utf8_decode(const char* p, std::size_t n) {
     const auto b = [&](std::size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(p[k])); };
@@ -292,6 +307,10 @@ public:
     }
 
 private:
+    /// A "Sequence" component: `parse` for each element of its `key` array; false for any other type.
+    template <class Parse>
+    static bool parse_sequence(const nlohmann::json& j, const std::string& type, const char* key, const std::string& at,
+                               Parse&& parse);
     struct added_token {
         std::string content;
         std::int32_t id;
@@ -546,14 +565,21 @@ inline void hf_tokenizer::parse_added(const nlohmann::json& list, const std::str
                      [](const added_token& x, const added_token& y) { return x.content.size() > y.content.size(); });
 }
 
+template <class Parse>
+bool hf_tokenizer::parse_sequence(const nlohmann::json& j, const std::string& type, const char* key, const std::string& at,
+                                  Parse&& parse) {
+    if (type != "Sequence") return false;
+    const auto& list = detail::hf_at(j, key, at);
+    check(list.is_array(), at, "'", key, "' must be an array");
+    for (const auto& x : list) parse(x);
+    return true;
+}
+
 inline void hf_tokenizer::parse_normalizer(const nlohmann::json& n, const std::string& at) {
     if (n.is_null()) return;
     const std::string type = detail::hf_type(n, at);
-    if (type == "Sequence") {
-        const auto& list = detail::hf_at(n, "normalizers", at);
-        check(list.is_array(), at, "'normalizers' must be an array");
-        for (const auto& x : list) parse_normalizer(x, at);
-    } else if (type == "Prepend") {
+    if (parse_sequence(n, type, "normalizers", at, [&](const auto& x) { parse_normalizer(x, at); })) return;
+    if (type == "Prepend") {
         normalizers_.push_back({normalizer::prepend, detail::hf_get<std::string>(n, "prepend", at), {}});
     } else if (type == "Replace") {
         const auto [pattern, literal] = detail::hf_pattern(detail::hf_at(n, "pattern", at), at);
@@ -569,12 +595,7 @@ inline void hf_tokenizer::parse_pre_tokenizer(const nlohmann::json& p, const std
     if (p.is_null()) return;
     const std::string type = detail::hf_type(p, at);
     pre_tokenizer t{};
-    if (type == "Sequence") {
-        const auto& list = detail::hf_at(p, "pretokenizers", at);
-        check(list.is_array(), at, "'pretokenizers' must be an array");
-        for (const auto& x : list) parse_pre_tokenizer(x, at);
-        return;
-    }
+    if (parse_sequence(p, type, "pretokenizers", at, [&](const auto& x) { parse_pre_tokenizer(x, at); })) return;
     if (type == "Split") {
         const auto [pattern, literal] = detail::hf_pattern(detail::hf_at(p, "pattern", at), at);
         check(!detail::hf_get<bool>(p, "invert", at, false), at, "Split with invert is not supported");
@@ -617,11 +638,8 @@ inline void hf_tokenizer::parse_pre_tokenizer(const nlohmann::json& p, const std
 inline void hf_tokenizer::parse_post_processor(const nlohmann::json& p, const std::string& at) {
     if (p.is_null()) return;
     const std::string type = detail::hf_type(p, at);
-    if (type == "Sequence") {
-        const auto& list = detail::hf_at(p, "processors", at);
-        check(list.is_array(), at, "'processors' must be an array");
-        for (const auto& x : list) parse_post_processor(x, at);
-    } else if (type == "ByteLevel") {
+    if (parse_sequence(p, type, "processors", at, [&](const auto& x) { parse_post_processor(x, at); })) return;
+    if (type == "ByteLevel") {
         // Trims offsets only: no effect on ids.
     } else if (type == "TemplateProcessing") {
         const auto& single = detail::hf_at(p, "single", at);
@@ -657,12 +675,7 @@ inline void hf_tokenizer::parse_decoder(const nlohmann::json& d, const std::stri
     has_decoder_ = true;
     const std::string type = detail::hf_type(d, at);
     decoder x{};
-    if (type == "Sequence") {
-        const auto& list = detail::hf_at(d, "decoders", at);
-        check(list.is_array(), at, "'decoders' must be an array");
-        for (const auto& e : list) parse_decoder(e, at);
-        return;
-    }
+    if (parse_sequence(d, type, "decoders", at, [&](const auto& e) { parse_decoder(e, at); })) return;
     if (type == "ByteLevel") {
         x.k = decoder::byte_level;
     } else if (type == "Replace") {
@@ -750,17 +763,7 @@ inline std::string hf_tokenizer::normalize(std::string s) const {
         if (n.k == normalizer::prepend) {
             if (!s.empty()) s.insert(0, n.a);
         } else {
-            std::string out;
-            out.reserve(s.size());
-            for (std::size_t i = 0; i < s.size();) {
-                if (s.compare(i, n.a.size(), n.a) == 0) {
-                    out += n.b;
-                    i += n.a.size();
-                } else {
-                    out += s[i++];
-                }
-            }
-            s = std::move(out);
+            s = detail::replace_all(s, n.a, n.b);
         }
     }
     return s;
@@ -781,7 +784,7 @@ inline void hf_tokenizer::pre_tokenize(pieces& in, bool first_segment) const {
                 prepared += piece;
                 piece = prepared;
             } else if (p.k == pre_tokenizer::metaspace) {
-                for (const char c : piece) c == ' ' ? prepared += p.replacement : prepared += c;
+                prepared = detail::replace_all(piece, " ", p.replacement);
                 const bool prepend = p.prepend_scheme == pre_tokenizer::always ||
                                      (p.prepend_scheme == pre_tokenizer::first && first_segment && w == 0);
                 if (prepend && !std::string_view(prepared).starts_with(p.replacement)) prepared.insert(0, p.replacement);
@@ -996,14 +999,7 @@ inline std::string hf_tokenizer::decode(std::span<const std::int32_t> ids, bool 
             break;
         }
         case decoder::replace:
-            for (auto& t : tokens) {
-                std::string out;
-                for (std::size_t i = 0; i < t.size();) {
-                    if (t.compare(i, d.a.size(), d.a) == 0) out += d.b, i += d.a.size();
-                    else out += t[i++];
-                }
-                t = std::move(out);
-            }
+            for (auto& t : tokens) t = detail::replace_all(t, d.a, d.b);
             break;
         case decoder::byte_fallback: {
             std::vector<std::string> out;

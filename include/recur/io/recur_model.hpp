@@ -36,6 +36,7 @@
 #include <recur/io/config_json.hpp>
 #include <recur/io/json_fields.hpp>
 #include <recur/io/json_text.hpp>
+#include <recur/io/read_text.hpp>
 #include <recur/io/safetensors.hpp>
 #include <recur/recurrence/recurrent.hpp>
 
@@ -149,15 +150,8 @@ inline bool is_recur_model_dir(const std::filesystem::path& dir) {
 /// Reads and validates dir/config.json; every problem throws recur::io_error naming the file and key.
 inline recur_model_info load_recur_model_info(const std::filesystem::path& dir) {
     const std::string path = (dir / "config.json").string();
-    std::ifstream f(path);
-    if (!f) io_fail("recur::load_recurrent: cannot open '", path, "'");
     try {
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(f);
-        } catch (const nlohmann::json::exception& e) {
-            io_fail("recur::load_recurrent: '", path, "' is not valid JSON: ", e.what());
-        }
+        nlohmann::json j = detail::read_json_file(path, "recur::load_recurrent");
         detail::reject_unknown(j, {"recur_format", "architecture", "model", "surgery", "recurrence", "source"}, path + ": ");
         for (const char* key : {"recur_format", "model", "surgery"})
             check(j.contains(key), "'", path, "': key '", key, "' is missing");

@@ -421,13 +421,7 @@ private:
     void open_index(const std::filesystem::path& index) {
         namespace fs = std::filesystem;
         path_ = index.string();
-        const std::string text = detail::read_text_file(index, "recur::safetensors_set");
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(text);
-        } catch (const nlohmann::json::exception& e) {
-            io_fail("recur::safetensors_set: '", path_, "' is not valid JSON: ", e.what());
-        }
+        const nlohmann::json j = detail::read_json_file(index, "recur::safetensors_set");
         if (!j.is_object()) io_fail("recur::safetensors_set: '", path_, "' is JSON ", j.type_name(), ", expected an object");
         if (const auto m = j.find("metadata"); m != j.end() && !m->is_null()) {
             if (!m->is_object())

@@ -39,6 +39,7 @@
 #include <recur/data/packed_tokens.hpp>
 #include <recur/data/qa_examples.hpp>
 #include <recur/io/load_model.hpp>
+#include <recur/io/read_text.hpp>
 #include <recur/io/text_corpus.hpp>
 #include <recur/io/any_tokenizer.hpp>
 #include <recur/optim/adamw.hpp>
@@ -169,14 +170,7 @@ inline data_phases data_plan_from_json(const nlohmann::json& j, std::int64_t seq
 
 /// Reads a run file; errors name the file and the key.
 inline nlohmann::json load_run_file(const std::string& path) {
-    std::ifstream f(path);
-    if (!f) io_fail("recur train: cannot open '", path, "'");
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(f);
-    } catch (const nlohmann::json::exception& e) {
-        io_fail("recur train: '", path, "' is not valid JSON: ", e.what());
-    }
+    const nlohmann::json j = detail::read_json_file(path, "recur train");
     detail::reject_unknown(j, {"model", "data", "optimizer", "train"}, path + ": ");
     for (const char* key : {"model", "data", "train"})
         check(j.contains(key), "recur train: '", path, "': key '", key, "' is missing");

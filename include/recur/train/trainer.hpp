@@ -30,6 +30,7 @@
 
 #include <recur/autograd/tape.hpp>
 #include <recur/io/hf.hpp>
+#include <recur/io/read_text.hpp>
 #include <recur/io/recur_model.hpp>
 #include <recur/io/safetensors.hpp>
 #include <recur/optim/clip.hpp>
@@ -254,16 +255,7 @@ public:
             dir = *latest;
         }
         const std::string state_path = (dir / "trainer_state.json").string();
-        nlohmann::json state;
-        {
-            std::ifstream f(state_path);
-            if (!f) io_fail("recur::trainer::resume: cannot open '", state_path, "'");
-            try {
-                state = nlohmann::json::parse(f);
-            } catch (const nlohmann::json::exception& e) {
-                io_fail("recur::trainer::resume: '", state_path, "' is not valid JSON: ", e.what());
-            }
-        }
+        const nlohmann::json state = detail::read_json_file(state_path, "recur::trainer::resume");
         std::int64_t step = 0, tokens = 0, nonfinite = 0;
         double flops = 0;
         try {

@@ -105,7 +105,8 @@ TEST_CASE("recur eval, convert and eval again reproduce the stories260K referenc
         r = run("eval --model " + (dir / "huginn") + " --data " + tokens + " --r 1,3 --json");
         INFO(r.output);
         REQUIRE(r.code == 0);
-        for (const auto& loss : last_json_line(r.output)["loss"]) CHECK(loss.get<double>() == Approx(want).margin(2e-3));
+        const auto huginn = last_json_line(r.output);  // a named object: a range-for over a temporary's member dangles
+        for (const auto& loss : huginn["loss"]) CHECK(loss.get<double>() == Approx(want).margin(2e-3));
         r = run("convert --from " + (dir / "huginn") + " --out " + (dir / "back") + " --to recur");
         INFO(r.output);
         REQUIRE(r.code == 0);

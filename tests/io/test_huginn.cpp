@@ -5,11 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
-#include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <iostream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +14,7 @@
 #include <recur/io/huginn.hpp>
 #include <recur/io/load_model.hpp>
 
+#include "support/peer.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/skip.hpp"
 #include "support/tiny_model.hpp"
@@ -78,13 +76,6 @@ Olmo2 olmo2_retrofit() {
     return m;
 }
 
-std::string file_bytes(const std::filesystem::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
 template <class M>
 void check_same_parameters(M& a, M& b) {
     const auto pa = named_parameters<B>(a), pb = named_parameters<B>(b);
@@ -121,7 +112,7 @@ TEST_CASE("huginn_raven round trips keep every weight, the split and the options
     SECTION("Llama-derived retrofit") {
         auto m = llama_retrofit();
         save_huginn<B>(dir.path() / "a", m);
-        const auto cfg = nlohmann::json::parse(file_bytes(dir.path() / "a/config.json"));
+        const auto cfg = nlohmann::json::parse(test::file_text(dir.path() / "a/config.json"));
         CHECK(cfg["model_type"] == "huginn_raven");
         CHECK(cfg["n_layers"] == 4);
         CHECK(cfg["n_layers_in_recurrent_block"] == 2);
@@ -139,8 +130,8 @@ TEST_CASE("huginn_raven round trips keep every weight, the split and the options
         save_huginn<B>(dir.path() / "b", back);
         auto again = load_huginn<B>(dir.path() / "b");
         check_same_parameters(back, again);
-        CHECK(file_bytes(dir.path() / "a/model.safetensors") == file_bytes(dir.path() / "b/model.safetensors"));
-        CHECK(file_bytes(dir.path() / "a/config.json") == file_bytes(dir.path() / "b/config.json"));
+        CHECK(test::file_text(dir.path() / "a/model.safetensors") == test::file_text(dir.path() / "b/model.safetensors"));
+        CHECK(test::file_text(dir.path() / "a/config.json") == test::file_text(dir.path() / "b/config.json"));
     }
     SECTION("OLMo-2 retrofit") {
         auto m = olmo2_retrofit();
@@ -153,7 +144,7 @@ TEST_CASE("huginn_raven round trips keep every weight, the split and the options
         CHECK(back.config.qk_norm);
         check_same_parameters(m, back);
         save_huginn<B>(dir.path() / "b", back);
-        CHECK(file_bytes(dir.path() / "a/model.safetensors") == file_bytes(dir.path() / "b/model.safetensors"));
+        CHECK(test::file_text(dir.path() / "a/model.safetensors") == test::file_text(dir.path() / "b/model.safetensors"));
     }
     SECTION("Huginn-0125 (sandwich, q/k bias, embed scale, tied)") {
         auto m = huginn_0125();
@@ -168,8 +159,8 @@ TEST_CASE("huginn_raven round trips keep every weight, the split and the options
         CHECK(back.config.rope.layout == rope_layout::interleaved);
         CHECK(back.config.qk_bias);
         save_huginn<B>(dir.path() / "b", back, dtype::bf16);
-        CHECK(file_bytes(dir.path() / "a/model.safetensors") == file_bytes(dir.path() / "b/model.safetensors"));
-        CHECK(file_bytes(dir.path() / "a/config.json") == file_bytes(dir.path() / "b/config.json"));
+        CHECK(test::file_text(dir.path() / "a/model.safetensors") == test::file_text(dir.path() / "b/model.safetensors"));
+        CHECK(test::file_text(dir.path() / "a/config.json") == test::file_text(dir.path() / "b/config.json"));
         // An untied head that has drifted from the embedding is written and read back untied.
         back.lm_head.weight = scale(back.lm_head.weight, 1.5).detach().set_requires_grad();
         save_huginn<B>(dir.path() / "c", back);
@@ -227,9 +218,7 @@ TEST_CASE("the initial state is drawn with init_values.std and scaled by embed_s
 TEST_CASE("huginn_raven checkpoints give the logits of an independent PyTorch forward of the format at r = 1, 4, 8",
           "[io][huginn][peer]") {
     const std::string python = RECUR_PEER_PYTHON;
-    if (!test::require_peer(std::system((python + " -c 'import torch, numpy' > /dev/null 2>&1").c_str()) == 0,
-                            "PyTorch and NumPy for " + python + " (Debian's python3-torch, python3-numpy)"))
-        return;
+    if (!test::require_python(python, "torch, numpy", "PyTorch and NumPy (Debian's python3-torch, python3-numpy)")) return;
     const test::scratch_dir dir("recur_huginn_peer");
     const std::vector<std::int64_t> rs{1, 4, 8};
     nlohmann::json jobs = nlohmann::json::array();
@@ -258,12 +247,8 @@ TEST_CASE("huginn_raven checkpoints give the logits of an independent PyTorch fo
     add_job("huginn_f32_sandwich_qk_bias_scaled_tied", huginn_0125(), dtype::f32);
     add_job("huginn_f16_sandwich_qk_bias_scaled_tied", huginn_0125(), dtype::f16);
     dir.write("jobs.json", jobs.dump());
-    const std::string command = python + " '" + RECUR_TESTS_DIR + "/io/peer_huginn.py' '" + dir / "jobs.json" + "' > '" +
-                                dir / "out.json" + "' 2> '" + dir / "err.txt" + "'";
-    const int rc = std::system(command.c_str());
-    INFO(command << "\n" << file_bytes(dir.path() / "err.txt"));
-    REQUIRE(rc == 0);
-    const auto theirs = nlohmann::json::parse(file_bytes(dir.path() / "out.json"));
+    REQUIRE(test::run_peer(python, std::string(RECUR_TESTS_DIR) + "/io/peer_huginn.py", {dir / "jobs.json"}, dir, "out.json"));
+    const auto theirs = nlohmann::json::parse(test::file_text(dir.path() / "out.json"));
     REQUIRE(theirs.size() == names.size());
     for (std::size_t i = 0; i < names.size(); ++i) {
         double worst = 0;
@@ -289,7 +274,7 @@ TEST_CASE("bad huginn_raven directories and inexpressible models get errors nami
     const test::scratch_dir dir("recur_huginn_bad");
     auto llama = llama_retrofit();
     save_huginn<B>(dir.path() / "good", llama);
-    const auto good = nlohmann::json::parse(file_bytes(dir.path() / "good/config.json"));
+    const auto good = nlohmann::json::parse(test::file_text(dir.path() / "good/config.json"));
     auto with_config = [&](const std::string& name, const std::function<void(nlohmann::json&)>& edit) {
         auto j = good;
         edit(j);

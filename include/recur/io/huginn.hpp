@@ -396,10 +396,10 @@ nlohmann::json huginn_config_to_json(const RecurrentOf<B, BlockT>& m, bool tied)
 /// the freqs_cis buffer Huginn-0125 stores is ignored (recur computes its RoPE tables). Everything
 /// is checked before the model is built: each tensor present with its shape, and none left over;
 /// errors name the file and tensor.
-template <Backend B, class BlockT = LlamaBlock<B>>
-RecurrentOf<B, BlockT> load_huginn(const std::filesystem::path& dir) {
-    const safetensors_set src(dir);
-    const huginn_info info = load_huginn_info(dir, src);
+/// The overload with `src` and `info` (load_huginn_info of the same directory) is for callers that
+/// read them already to choose BlockT.
+template <Backend B, class BlockT>
+RecurrentOf<B, BlockT> load_huginn(const std::filesystem::path& dir, const safetensors_set& src, const huginn_info& info) {
     const std::string where = (dir / "config.json").string();
     if (info.config.block != BlockT::kind)
         io_fail("recur::load_huginn: '", where, "' holds a ", huginn_variant_name(info.variant),
@@ -447,6 +447,12 @@ RecurrentOf<B, BlockT> load_huginn(const std::filesystem::path& dir) {
     }
     if (tied) m.lm_head.weight = m.embed_tokens.weight.detach().clone().set_requires_grad();
     return m;
+}
+
+template <Backend B, class BlockT = LlamaBlock<B>>
+RecurrentOf<B, BlockT> load_huginn(const std::filesystem::path& dir) {
+    const safetensors_set src(dir);
+    return load_huginn<B, BlockT>(dir, src, load_huginn_info(dir, src));
 }
 
 /// Writes `m` as a huginn_raven directory (created if needed) that the paper's code loads:

@@ -114,10 +114,12 @@ any_model<B> load_model(const std::filesystem::path& path) {
             detail::with_block<B>(load_recur_model_info(path).config.block,
                                   [&]<class BlockT>() { out.model = load_recurrent<B, BlockT>(path); });
             break;
-        case model_format::huginn:
-            detail::with_block<B>(load_huginn_info(path, safetensors_set(path)).config.block,
-                                  [&]<class BlockT>() { out.model = load_huginn<B, BlockT>(path); });
+        case model_format::huginn: {
+            const safetensors_set src(path);
+            const huginn_info info = load_huginn_info(path, src);
+            detail::with_block<B>(info.config.block, [&]<class BlockT>() { out.model = load_huginn<B, BlockT>(path, src, info); });
             break;
+        }
     }
     return out;
 }

@@ -196,15 +196,15 @@ any_model<B> model_from_json(const nlohmann::json& j, const std::filesystem::pat
         if (j.contains("surgery")) {
             check(!out.is_recurrent(), "recur: ", at, "'surgery' needs a non-recurrent source, '", from, "' is recurrent");
             const surgery_spec spec = surgery_spec_from_json(j["surgery"], out.config().n_layers, where);
-            // Assigned inside the visitor (a visitor returning decltype(out.model) crashes clang 14).
+            // Built in the visitor, assigned after it (a visitor returning decltype(out.model) crashes clang 14).
+            std::optional<decltype(out.model)> cut;
             std::visit(
                 [&](const auto& source) {
-                    if constexpr (!RecurrentModel<decltype(source)>) {  // a recurrent source was refused above
-                        auto cut = retrofit(source, spec, options, seed);
-                        out.model = std::move(cut);
-                    }
+                    if constexpr (!RecurrentModel<decltype(source)>)  // a recurrent source was refused above
+                        cut.emplace(retrofit(source, spec, options, seed));
                 },
                 out.model);
+            out.model = std::move(*cut);
         } else {
             check(!j.contains("recurrence") || out.is_recurrent(), "recur: ", at,
                   "'recurrence' without 'surgery' needs a recur model directory");

@@ -1,5 +1,6 @@
 // Small valid inputs the harnesses and the seed generator share: a tiny model and run, a llama2.c
-// tokenizer file, and a checkpoint written by the real trainer. Not here: fuzzing itself (fuzz_*.cpp).
+// tokenizer file, a checkpoint written by the real trainer, and a model folder with one of its two
+// files replaced by the fuzzer's bytes. Not here: fuzzing itself (fuzz_*.cpp).
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,8 @@
 #include <recur/data/packed_tokens.hpp>
 #include <recur/optim/muon_adamw.hpp>
 #include <recur/train/trainer.hpp>
+
+#include "fuzz_support.hpp"
 
 namespace recur::fuzz {
 
@@ -108,6 +111,35 @@ inline std::filesystem::path write_tiny_checkpoint(const std::filesystem::path& 
     tiny_training t(run_dir.string());
     t.run.step();
     return t.run.save_checkpoint();
+}
+
+/// A model folder's two files as a writer of the tiny recurrent model left them.
+struct model_folder {
+    std::string config, weights;
+};
+
+/// The folder `save(dir, model)` writes for a tiny Recurrent model, read back.
+template <class Save>
+model_folder tiny_model_folder(const std::string& name, Save save) {
+    const auto dir = scratch() / name;
+    Recurrent<B> m(tiny_config(), 1, 1, 1, recurrence_options{}, 1);
+    save(dir, m);
+    return {read_file(dir / "config.json"), read_file(dir / "model.safetensors")};
+}
+
+/// Writes scratch()/name with the input as config.json beside `valid`'s weights (first byte even) or
+/// as model.safetensors beside `valid`'s config.json (odd); returns the folder.
+inline std::filesystem::path write_model_folder(input& in, const model_folder& valid, const std::string& name) {
+    const bool weights = in.select(2) == 1;
+    const auto dir = scratch() / name;
+    if (weights) {
+        write_file(dir / "config.json", valid.config);
+        write_file(dir / "model.safetensors", in.bytes);
+    } else {
+        write_file(dir / "config.json", in.bytes);
+        write_file(dir / "model.safetensors", valid.weights);
+    }
+    return dir;
 }
 
 }  // namespace recur::fuzz

@@ -1,6 +1,7 @@
 // `recur generate`: text from prompts with a KV-cached decoder: greedy or sampled, any r, cache
-// sharing, adaptive exit, continuous compute; text or one JSON line (always valid JSON: bytes that are
-// not UTF-8 become U+FFFD in "text", and "tokens" holds the ids). Not here: the decoder (infer/).
+// sharing, adaptive exit, continuous compute, self-speculative decoding; text or one JSON line
+// (always valid JSON: bytes that are not UTF-8 become U+FFFD in "text", and "tokens" holds the ids).
+// Not here: the decoder (infer/).
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -28,6 +29,7 @@ struct options {
     std::vector<std::string> prompts;
     std::int64_t r = 0, max_new_tokens = 256;
     recur::sampling_options sampling;
+    recur::speculation_options speculation;
     recur_cli::decode_flags decode;
     bool no_stop = false, json = false;
 };
@@ -47,6 +49,7 @@ int generate(const options& o) {
     g.max_new_tokens = o.max_new_tokens;
     g.sampling = o.sampling;
     g.decode = decode;
+    g.speculation = o.speculation;
     if (!o.no_stop) g.stop_tokens = recur::stop_ids(tok);  // llama2.c ends a story at the next BOS too
     const std::vector<std::string> texts = o.prompts.empty() ? std::vector<std::string>{""} : o.prompts;
     std::vector<std::vector<std::int32_t>> prompts;
@@ -61,7 +64,7 @@ int generate(const options& o) {
                             {"text", recur::decode_continuation(tok, prompts[i], res.tokens[i])},
                             {"tokens", res.tokens[i]},
                             {"iterations", res.iterations[i]}});
-        const nlohmann::ordered_json j{{"model", o.model},
+        nlohmann::ordered_json j{{"model", o.model},
                                        {"r", r},
                                        {"cache", g.decode.cache.name()},
                                        {"exit", g.decode.exit.name()},
@@ -75,6 +78,13 @@ int generate(const options& o) {
                                        {"iterations", summary_json(stats)},
                                        {"cache_bytes", res.cache_bytes},
                                        {"cache_slots", res.cache_slots}};
+        if (g.speculation.draft_r > 0)
+            j["speculation"] = {{"draft_r", g.speculation.draft_r},
+                                {"lookahead", g.speculation.lookahead},
+                                {"verify_passes", res.verify_passes},
+                                {"drafted_tokens", res.drafted_tokens},
+                                {"accepted_tokens", res.accepted_tokens},
+                                {"acceptance_rate", res.acceptance_rate()}};
         std::cout << recur::json_text(j) << std::endl;
         return 0;
     }
@@ -88,6 +98,10 @@ int generate(const options& o) {
     for (const auto& [it, n] : stats.histogram) std::cerr << " " << it << ":" << n;
     std::cerr << " ]; KV cache " << std::setprecision(2) << static_cast<double>(res.cache_bytes) / (1 << 20) << " MiB ("
               << g.decode.cache.name() << ", " << res.cache_slots << " core slots)\n";
+    if (g.speculation.draft_r > 0)
+        std::cerr << "self-speculation: drafts at r " << g.speculation.draft_r << ", " << res.verify_passes << " rounds, "
+                  << res.accepted_tokens << " of " << res.drafted_tokens << " drafts accepted (" << std::setprecision(1)
+                  << 100 * res.acceptance_rate() << " %)\n";
     return 0;
 }
 
@@ -111,6 +125,13 @@ command add_generate(CLI::App& parent) {
         ->capture_default_str();
     cmd->add_option("--seed", o->sampling.seed, "sampling seed")->capture_default_str();
     o->decode.add_to(cmd);
+    cmd->add_option("--speculate", o->speculation.draft_r,
+                    "self-speculative decoding: draft at this many iterations, verify at r (greedy, cache full; 0: off)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--lookahead", o->speculation.lookahead, "tokens drafted per round of --speculate")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     cmd->add_flag("--no-stop", o->no_stop, "do not stop at BOS or EOS");
     add_json_flag(cmd, o->json, "the outputs, iteration counts, speed and cache size");
     return {cmd, [o] { return generate(*o); }};

@@ -302,6 +302,23 @@ TEST_CASE("recur generate reproduces the greedy story and reports iterations and
     // The first new token of each prompt comes from the prefill at r = 6; the other 11 stop at the minimum.
     CHECK(j["iterations"]["histogram"] == nlohmann::json{{"2", 22}, {"6", 2}});
     CHECK(j["generated_tokens"] == 24);
+
+    // Self-speculative decoding gives plain greedy decoding's tokens and reports its acceptance.
+    const std::string greedy = "generate --model " + (dir / "rec") + " --tokenizer " + tok +
+                               " --prompt 'The dog' --prompt 'Tom' --r 6 --max-new-tokens 16 --no-stop --json";
+    r = run(greedy);
+    REQUIRE(r.code == 0);
+    const auto plain = last_json_line(r.output);
+    r = run(greedy + " --speculate 2 --lookahead 3");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    j = last_json_line(r.output);
+    for (std::size_t i = 0; i < 2; ++i) CHECK(j["outputs"][i]["tokens"] == plain["outputs"][i]["tokens"]);
+    CHECK(j["speculation"]["draft_r"] == 2);
+    CHECK(j["speculation"]["drafted_tokens"].get<std::int64_t>() > 0);
+    CHECK(j["speculation"]["acceptance_rate"].get<double>() >= 0);
+    CHECK(j["speculation"]["acceptance_rate"].get<double>() <= 1);
+    CHECK(!plain.contains("speculation"));
 }
 
 TEST_CASE("recur eval --task scores completions with the chosen extraction rule", "[cli][infer][data]") {
@@ -353,6 +370,8 @@ TEST_CASE("bad command lines exit with 2, failures while running with 1, each wi
         {"generate --model " + model + tok + " --cache compress:0", "compress:0", 2},
         {"generate --model " + model + tok + " --exit kl:x", "'x'", 2},
         {"generate --model " + model + tok + " --top-p 2", "top_p", 2},
+        {"generate --model " + model + tok + " --speculate 1", "needs a recurrent model", 1},
+        {"generate --model " + model + tok + " --speculate 1 --lookahead 0", "lookahead", 2},
         {"generate --model " + model + " --tokenizer " + (dir / "none.bin"), "none.bin", 1},
         {"generate --model " + (dir / "missing_dir") + "/" + tok, "missing_dir", 1},
         {"eval --precision fp8 --model " + model + " --data " + good, "fp8", 2},

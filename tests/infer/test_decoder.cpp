@@ -1,6 +1,7 @@
 // decoder and kv_cache: cached decoding equals the uncached full-sequence forward (ordinary and
-// recurrent models, r = 1 and 4, rows of different lengths), cache sharing and its memory, adaptive
-// exit, continuous compute, and bad input. Not here: sampling and answer extraction (test_sampling.cpp, test_answer.cpp).
+// recurrent models, r = 1 and 4, rows of different lengths, batched extend and rewind), cache sharing
+// and its memory, adaptive exit, continuous compute, self-speculative generation (equal to plain
+// greedy decoding), and bad input. Not here: sampling and answer extraction (test_sampling.cpp, test_answer.cpp).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -376,6 +377,100 @@ TEST_CASE("generate: seeded sampling is reproducible and independent of the othe
     CHECK(generate<cpu>(m, {a}, g).tokens[0] == std::vector<std::int32_t>(greedy.begin(), greedy.begin() + 2));
 }
 
+TEST_CASE("extend feeds several rows several tokens at once, and rewind forgets a row's tail", "[infer]") {
+    const auto m = tiny_recurrent<reference64>();
+    const std::vector<std::vector<std::int32_t>> full{sequence(10, 13, 0), sequence(8, 13, 1)};
+    decode_options o;
+    o.r = 3;
+    decoder<reference64, Recurrent<reference64>> dec(m, o, 2, 12);
+    dec.prefill(0, std::span(full[0]).first(4));
+    dec.prefill(1, std::span(full[1]).first(2));
+    // Three tokens for each row at its own position, in one call.
+    const std::int64_t rows[] = {1, 0};
+    std::vector<std::int32_t> ids(full[1].begin() + 2, full[1].begin() + 5);
+    ids.insert(ids.end(), full[0].begin() + 4, full[0].begin() + 7);
+    const auto got = dec.extend(rows, ids, 3, true).to_host<float>();
+    CHECK(dec.length(0) == 7);
+    CHECK(dec.length(1) == 5);
+    const auto want1 = full_logits<reference64>(m, std::vector(full[1].begin(), full[1].begin() + 5), 3);
+    const auto want0 = full_logits<reference64>(m, std::vector(full[0].begin(), full[0].begin() + 7), 3);
+    for (std::size_t t = 0; t < 3; ++t) {
+        CHECK(max_abs_diff(row_of(got, t, 13), row_of(want1, 2 + t, 13)) < 1e-10);
+        CHECK(max_abs_diff(row_of(got, 3 + t, 13), row_of(want0, 4 + t, 13)) < 1e-10);
+    }
+    // A shallower pass writes different cache entries; rewinding over them and feeding other tokens
+    // at full depth gives the forward of the new sequence, as if the forgotten ones never were.
+    const std::int64_t row0[] = {0};
+    const std::vector<std::int32_t> other{5, 9};
+    dec.extend(row0, other, 2, false, 1);
+    dec.rewind(0, 5);
+    CHECK(dec.length(0) == 5);
+    const std::vector<std::int32_t> tail{12, 3};
+    const auto after = dec.extend(row0, tail, 2, true).to_host<float>();
+    std::vector<std::int32_t> seq(full[0].begin(), full[0].begin() + 5);
+    seq.insert(seq.end(), tail.begin(), tail.end());
+    const auto want = full_logits<reference64>(m, seq, 3);
+    CHECK(max_abs_diff(row_of(after, 0, 13), row_of(want, 5, 13)) < 1e-10);
+    CHECK(max_abs_diff(row_of(after, 1, 13), row_of(want, 6, 13)) < 1e-10);
+}
+
+TEST_CASE("self-speculative generation equals plain greedy decoding at the full r, with its statistics", "[infer]") {
+    const auto m = tiny_recurrent<cpu>();
+    const std::vector<std::vector<std::int32_t>> prompts{sequence(5, 13, 1), sequence(2, 13, 2), sequence(7, 13, 3)};
+    generation_options plain;
+    plain.max_new_tokens = 20;
+    plain.decode.r = 6;
+    const auto want = generate<cpu>(m, prompts, plain);
+    std::int64_t drafted = 0, accepted = 0;
+    for (const std::int64_t draft_r : {1, 3, 5})
+        for (const std::int64_t lookahead : {1, 3, 8}) {
+            INFO("draft r " << draft_r << ", lookahead " << lookahead);
+            generation_options g = plain;
+            g.speculation = {draft_r, lookahead};
+            const auto got = generate<cpu>(m, prompts, g);
+            CHECK(got.tokens == want.tokens);
+            CHECK(got.generated_tokens == want.generated_tokens);
+            CHECK(got.decoded_tokens == want.decoded_tokens);
+            for (const auto& row : got.iterations)
+                CHECK(std::all_of(row.begin(), row.end(), [](std::int64_t it) { return it == 6; }));
+            CHECK(got.verify_passes > 0);
+            CHECK(got.accepted_tokens <= got.drafted_tokens);
+            // Every round gives each row its accepted drafts and one full-depth token.
+            CHECK(got.decoded_tokens <= got.accepted_tokens + 3 * got.verify_passes);
+            CHECK(got.verify_passes <= want.decoded_tokens);
+            drafted += got.drafted_tokens;
+            accepted += got.accepted_tokens;
+        }
+    CHECK(drafted > 0);
+    CHECK(accepted > 0);  // some drafts at r < 6 agree with r = 6 (else every round yields one token)
+
+    // Stop tokens and stop_when end rows mid-round exactly as in plain decoding.
+    generation_options stop = plain;
+    stop.stop_tokens = {want.tokens[0][6]};
+    stop.stop_when = [](std::size_t i, std::span<const std::int32_t> t) { return i == 1 && t.size() == 9; };
+    generation_options stop_spec = stop;
+    stop_spec.speculation = {2, 4};
+    CHECK(generate<cpu>(m, prompts, stop_spec).tokens == generate<cpu>(m, prompts, stop).tokens);
+}
+
+TEST_CASE("self-speculative generation of stories260K's retrofit equals plain greedy decoding", "[infer][data]") {
+    const auto llama = load_llama2c<cpu>(data_dir + "/stories260K.bin");
+    recurrence_options ro;
+    ro.adapter = adapter_init::passthrough;
+    ro.seed = 5;
+    const auto m = retrofit(llama, surgery_spec{{0}, {1, 2, 3}, {4}}, ro, 9);
+    generation_options plain;
+    plain.max_new_tokens = 48;
+    plain.decode.r = 8;
+    const std::vector<std::vector<std::int32_t>> prompts{{1}, {1, 403, 407, 261}};
+    const auto want = generate<cpu>(m, prompts, plain);
+    generation_options g = plain;
+    g.speculation = {2, 4};
+    const auto got = generate<cpu>(m, prompts, g);
+    CHECK(got.tokens == want.tokens);
+    CHECK(got.acceptance_rate() > 0.2);  // a pass-through retrofit changes little between r = 2 and 8
+}
+
 TEST_CASE("bad decoder input throws recur::error naming the problem", "[infer][errors]") {
     const auto m = tiny_recurrent<cpu>();
     decode_options o;
@@ -401,4 +496,26 @@ TEST_CASE("bad decoder input throws recur::error naming the problem", "[infer][e
     CHECK_THROWS_WITH(generate<cpu>(m, {{1, 2}, {}}, g), Contains("prompt 1 is empty"));
     CHECK_THROWS_WITH(generate<cpu>(m, {{1, 13}}, g), Contains("token 13 outside the vocabulary"));
     CHECK_THROWS_WITH(generate<cpu>(m, {std::vector<std::int32_t>(33, 1)}, g), Contains("exceeds max_seq_len 32"));
+
+    const std::int64_t row1[] = {1};
+    CHECK_THROWS_WITH(dec.extend(row1, two, 3), Contains("2 tokens for 1 rows of 3"));
+    CHECK_THROWS_WITH(dec.rewind(0, 5), Contains("holds 4 tokens; cannot rewind to 5"));
+    CHECK_THROWS_WITH(dec.rewind(0, -1), Contains("cannot rewind to -1"));
+    g.decode.r = 4;
+    const auto speculative = [&](auto edit) {
+        generation_options s = g;
+        s.speculation = {2, 3};
+        edit(s);
+        return generate<cpu>(m, {{1, 2}}, s);
+    };
+    CHECK_THROWS_WITH(speculative([](auto& s) { s.speculation.draft_r = 4; }), Contains("draft r in [1, 4), got 4"));
+    CHECK_THROWS_WITH(speculative([](auto& s) { s.speculation.lookahead = 0; }), Contains("lookahead >= 1"));
+    CHECK_THROWS_WITH(speculative([](auto& s) { s.sampling.temperature = 0.5; }), Contains("greedy"));
+    CHECK_THROWS_WITH(speculative([](auto& s) { s.decode.cache = cache_policy::parse("latest"); }), Contains("cache 'full'"));
+    CHECK_THROWS_WITH(speculative([](auto& s) { s.decode.exit = exit_options::parse("kl:0.01"); }), Contains("adaptive exit"));
+    CHECK_THROWS_WITH(speculative([](auto& s) { s.decode.continuous = true; }), Contains("continuous compute"));
+    generation_options ordinary;
+    ordinary.speculation = {1, 2};
+    const LlamaModel<cpu> llama(tiny(), 2);
+    CHECK_THROWS_WITH(generate<cpu>(llama, {{1, 2}}, ordinary), Contains("needs a recurrent model"));
 }

@@ -66,28 +66,57 @@ public:
     /// Appends `ids` (T >= 1 tokens) to row `row`, all at the full depth r. Returns the logits (T, V)
     /// of every token when all_logits, else (1, V) of the last one.
     Tensor<B> prefill(std::int64_t row, std::span<const std::int32_t> ids, bool all_logits = false) {
+        check(!ids.empty(), "recur::decoder::prefill: no tokens for row ", row);
+        const std::int64_t rows_in[] = {row};
+        return extend(rows_in, ids, std::ssize(ids), all_logits);
+    }
+
+    /// Appends t >= 1 tokens to each listed row (distinct rows): `ids` holds them row-major (N, t).
+    /// A recurrent model runs `r` iterations for every token (0: options().r; no adaptive exit), all
+    /// rows together. Returns the logits (N * t, V) of every token when all_logits, else (N, V) of each
+    /// row's last one. Self-speculative decoding drafts and verifies through this.
+    Tensor<B> extend(std::span<const std::int64_t> rows_in, std::span<const std::int32_t> ids, std::int64_t t,
+                     bool all_logits = false, std::int64_t r = 0) {
         no_grad off;
-        check(row >= 0 && row < rows(), "recur::decoder::prefill: row ", row, " outside [0, ", rows(), ")");
-        const auto t = std::ssize(ids);
-        check(t >= 1, "recur::decoder::prefill: no tokens for row ", row);
-        const std::int64_t p = length(row);
-        check_room(row, t);
-        const std::int64_t row_ids[] = {row}, pos[] = {p};
-        Tensor<B> x = model_->embed_tokens.forward(Tensor<B>::from_host(ids, {1, t}));
+        const auto n = std::ssize(rows_in);
+        check(n >= 1 && t >= 1 && std::ssize(ids) == n * t, "recur::decoder::extend: ", ids.size(), " tokens for ", n,
+              " rows of ", t);
+        if (r == 0) r = options_.r;
+        check(r >= 1, "recur::decoder::extend: r must be >= 1, got ", r);
+        std::vector<std::int64_t> pos = positions(rows_in, t, "extend");
+        Tensor<B> x = model_->embed_tokens.forward(Tensor<B>::from_host(ids, {n, t}));
         if constexpr (RecurrentModel<Model>) {
             const Model& m = *model_;
-            const Tensor<B> e = m.prelude.forward_cached(x, row_ids, pos, prelude_cache());
-            Tensor<B> s = m.initial_state(e, 0, p);
-            for (std::int64_t i = 0; i < options_.r; ++i) s = m.core.forward_cached(m.inject(s, e), row_ids, pos, cache_.core(i));
-            cache_.finish(row_ids, pos, t, options_.r);
-            Tensor<B>::copy_into(last_state_.slice(0, row, 1), s.slice(1, t - 1, 1), false);
-            x = m.coda.forward_cached(s, row_ids, pos, coda_cache());
+            const Tensor<B> e = m.prelude.forward_cached(x, rows_in, pos, prelude_cache());
+            Tensor<B> s = n == 1 ? m.initial_state(e, 0, pos[0]) : Tensor<B>::empty(e.shape());
+            if (n > 1)
+                for (std::int64_t i = 0; i < n; ++i)
+                    Tensor<B>::copy_into(s.slice(0, i, 1), m.initial_state(e.slice(0, i, 1), 0, pos[static_cast<std::size_t>(i)]),
+                                         false);
+            for (std::int64_t i = 0; i < r; ++i) s = m.core.forward_cached(m.inject(s, e), rows_in, pos, cache_.core(i));
+            cache_.finish(rows_in, pos, t, r);
+            for (std::int64_t i = 0; i < n; ++i)
+                Tensor<B>::copy_into(last_state_.slice(0, rows_in[static_cast<std::size_t>(i)], 1), s.slice(0, i, 1).slice(1, t - 1, 1),
+                                     false);
+            x = m.coda.forward_cached(s, rows_in, pos, coda_cache());
         } else {
-            x = model_->layers.forward_cached(x, row_ids, pos, cache_.fixed(0, cache_.layout().fixed_layers));
+            x = model_->layers.forward_cached(x, rows_in, pos, cache_.fixed(0, cache_.layout().fixed_layers));
         }
-        length_[static_cast<std::size_t>(row)] += t;
+        for (const auto row : rows_in) length_[static_cast<std::size_t>(row)] += t;
         if (!all_logits) x = x.slice(1, t - 1, 1);
-        return head(x).reshape({x.size(1), model_->config.vocab_size});
+        return head(x).reshape({x.size(0) * x.size(1), model_->config.vocab_size});
+    }
+
+    /// Forgets row `row`'s tokens from position `length` on (0 <= length <= length(row)): the next
+    /// token goes to `length`, and the cache entries beyond it are never read again. Not with
+    /// continuous compute, whose carried latent belongs to the forgotten token.
+    void rewind(std::int64_t row, std::int64_t length) {
+        check(row >= 0 && row < rows(), "recur::decoder::rewind: row ", row, " outside [0, ", rows(), ")");
+        check(length >= 0 && length <= this->length(row), "recur::decoder::rewind: row ", row, " holds ", this->length(row),
+              " tokens; cannot rewind to ", length);
+        check(!options_.continuous || length == this->length(row),
+              "recur::decoder::rewind: continuous compute cannot rewind (its carried latent is the latest token's)");
+        length_[static_cast<std::size_t>(row)] = length;
     }
 
     /// Feeds one token to each listed row (distinct rows) and returns the next-token logits (N, V).
@@ -96,16 +125,7 @@ public:
         no_grad off;
         const auto n = std::ssize(rows_in);
         check(n >= 1 && std::ssize(tokens) == n, "recur::decoder::step: ", tokens.size(), " tokens for ", n, " rows");
-        std::vector<char> seen(length_.size(), 0);
-        std::vector<std::int64_t> pos(static_cast<std::size_t>(n));
-        for (std::int64_t i = 0; i < n; ++i) {
-            const auto row = rows_in[static_cast<std::size_t>(i)];
-            check(row >= 0 && row < rows(), "recur::decoder::step: row ", row, " outside [0, ", rows(), ")");
-            check(!seen[static_cast<std::size_t>(row)], "recur::decoder::step: row ", row, " listed twice");
-            seen[static_cast<std::size_t>(row)] = 1;
-            check_room(row, 1);
-            pos[static_cast<std::size_t>(i)] = length(row);
-        }
+        const std::vector<std::int64_t> pos = positions(rows_in, 1, "step");
         const Tensor<B> x = model_->embed_tokens.forward(Tensor<B>::from_host(tokens, {n, 1}));
         Tensor<B> logits;
         if constexpr (RecurrentModel<Model>) {
@@ -119,9 +139,20 @@ public:
     }
 
 private:
-    void check_room(std::int64_t row, std::int64_t t) const {
-        check(length(row) + t <= cache_.layout().capacity, "recur::decoder: row ", row, " holds ", length(row),
-              " tokens; ", t, " more exceed the capacity ", cache_.layout().capacity);
+    /// Where t new tokens of each listed row go; checks the rows are distinct, exist and have room.
+    std::vector<std::int64_t> positions(std::span<const std::int64_t> rows_in, std::int64_t t, const char* who) const {
+        std::vector<char> seen(length_.size(), 0);
+        std::vector<std::int64_t> pos;
+        pos.reserve(rows_in.size());
+        for (const auto row : rows_in) {
+            check(row >= 0 && row < rows(), "recur::decoder::", who, ": row ", row, " outside [0, ", rows(), ")");
+            check(!seen[static_cast<std::size_t>(row)], "recur::decoder::", who, ": row ", row, " listed twice");
+            seen[static_cast<std::size_t>(row)] = 1;
+            check(length(row) + t <= cache_.layout().capacity, "recur::decoder: row ", row, " holds ", length(row), " tokens; ",
+                  t, " more exceed the capacity ", cache_.layout().capacity);
+            pos.push_back(length(row));
+        }
+        return pos;
     }
     std::span<const kv_buffers<B>> prelude_cache() const {
         return cache_.fixed(0, static_cast<std::int64_t>(model_->prelude.size()));

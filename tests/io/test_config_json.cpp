@@ -1,5 +1,5 @@
-// model_config JSON: round trip, defaults for missing keys, and errors that name the key.
-// Not here: checkpoint formats (later io tests).
+// model_config JSON: round trip, defaults for missing keys, and errors that name the key; reading a
+// whole text or JSON file (read_text.hpp). Not here: checkpoint formats (later io tests).
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -7,6 +7,9 @@
 #include <type_traits>
 
 #include <recur/io/config_json.hpp>
+#include <recur/io/read_text.hpp>
+
+#include "support/scratch_dir.hpp"
 
 using namespace recur;
 using Catch::Contains;
@@ -72,4 +75,18 @@ TEST_CASE("check_model_size refuses models far beyond their weights or the machi
     model_config long_context;
     long_context.max_seq_len = std::int64_t{1} << 50;  // RoPE tables alone
     CHECK_THROWS_WITH(check_model_size(long_context, 2, "rope.json"), Contains("max_seq_len"));
+}
+
+TEST_CASE("read_text_file and read_json_file name a missing file, a directory and bad JSON", "[io][errors]") {
+    const test::scratch_dir dir("recur_test_read_text");
+    dir.write("good.json", "{\"a\": 1}");
+    dir.write("bad.json", "{\"a\": ");
+    std::filesystem::create_directories(dir.path() / "folder");
+    CHECK(detail::read_json_file(dir.path() / "good.json", "who")["a"] == 1);
+    CHECK(detail::read_text_file(dir.path() / "good.json", "who") == "{\"a\": 1}");
+    CHECK_THROWS_WITH(detail::read_text_file(dir.path() / "missing.json", "who"), Contains("who: cannot open") && Contains("missing.json"));
+    // Opening a directory succeeds on Linux and reading it throws from inside the stream buffer.
+    CHECK_THROWS_AS(detail::read_json_file(dir.path() / "folder", "who"), io_error);
+    CHECK_THROWS_WITH(detail::read_json_file(dir.path() / "folder", "who"), Contains("folder' is a directory"));
+    CHECK_THROWS_WITH(detail::read_json_file(dir.path() / "bad.json", "who"), Contains("bad.json' is not valid JSON"));
 }

@@ -71,6 +71,15 @@ TEST_CASE("a latest pointer to nothing is an io_error naming it", "[train][check
     CHECK_THROWS_WITH(latest_checkpoint(root.path()), Contains("latest") && Contains("step-00000007"));
     root.write("latest", "../../etc\n");
     CHECK_THROWS_WITH(latest_checkpoint(root.path()), Contains("does not name a checkpoint"));
+    // A NUL would cut the path short at the operating system: step-00000003 exists, the name is not it
+    // (a fuzz finding: the checkpoint folder itself was then read as trainer_state.json).
+    std::filesystem::create_directories(root.path() / "step-00000003");
+    root.write("latest", std::string("step-00000003\0{x\n", 17));
+    CHECK_THROWS_WITH(latest_checkpoint(root.path()), Contains("does not name a checkpoint") && Contains("\\u0000"));
+    root.write("latest", "step-\n");
+    CHECK_THROWS_WITH(latest_checkpoint(root.path()), Contains("does not name a checkpoint"));
+    root.write("latest", "step-00000003\n");
+    CHECK(*latest_checkpoint(root.path()) == root.path() / "step-00000003");
 }
 
 TEST_CASE("writing the latest step again replaces it in one exchange, stale temporaries are swept", "[train][checkpoint]") {

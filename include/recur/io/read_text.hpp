@@ -4,9 +4,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <ios>
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include <nlohmann/json.hpp>
 
@@ -14,11 +16,19 @@
 
 namespace recur::detail {
 
-/// The bytes of `path`; io_error "<who>: cannot open '<path>'" or "...: read failed".
+/// The bytes of `path`; io_error "<who>: cannot open '<path>'", "...: is a directory" or "...: read
+/// failed".
 inline std::string read_text_file(const std::filesystem::path& path, std::string_view who) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) io_fail(who, ": '", path.string(), "' is a directory, not a file");
     std::ifstream f(path, std::ios::binary);
     if (!f) io_fail(who, ": cannot open '", path.string(), "'");
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::string text;
+    try {  // a read error inside the stream buffer throws whatever the stream's exception mask
+        text.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    } catch (const std::ios_base::failure& e) {
+        io_fail(who, ": '", path.string(), "': read failed (", e.what(), ")");
+    }
     if (f.bad()) io_fail(who, ": '", path.string(), "': read failed");
     return text;
 }

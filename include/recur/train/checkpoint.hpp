@@ -26,7 +26,10 @@
 #include <system_error>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include <recur/io/atomic_file.hpp>
+#include <recur/io/json_text.hpp>
 
 namespace recur {
 
@@ -143,8 +146,12 @@ inline std::optional<std::filesystem::path> latest_checkpoint(const std::filesys
     std::ifstream f(pointer);
     std::string name;
     std::getline(f, name);
-    if (name.rfind("step-", 0) != 0 || name.find('/') != std::string::npos)
-        io_fail("recur::latest_checkpoint: '", pointer.string(), "' does not name a checkpoint (got '", name, "')");
+    // Only what checkpoint_name writes: "step-" and digits (no '/', NUL or other byte that would make
+    // the path name another file).
+    const bool digits = name.size() > 5 && std::all_of(name.begin() + 5, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (name.rfind("step-", 0) != 0 || !digits)
+        io_fail("recur::latest_checkpoint: '", pointer.string(), "' does not name a checkpoint (got ",
+                json_text(nlohmann::json(name)), ")");
     const auto dir = root / name;
     std::error_code ec;  // a name too long for the file system is as bad as a missing folder
     if (!std::filesystem::is_directory(dir, ec))

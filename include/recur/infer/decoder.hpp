@@ -88,11 +88,7 @@ public:
         if constexpr (RecurrentModel<Model>) {
             const Model& m = *model_;
             const Tensor<B> e = m.prelude.forward_cached(x, rows_in, pos, prelude_cache());
-            Tensor<B> s = n == 1 ? m.initial_state(e, 0, pos[0]) : Tensor<B>::empty(e.shape());
-            if (n > 1)
-                for (std::int64_t i = 0; i < n; ++i)
-                    Tensor<B>::copy_into(s.slice(0, i, 1), m.initial_state(e.slice(0, i, 1), 0, pos[static_cast<std::size_t>(i)]),
-                                         false);
+            Tensor<B> s = initial_states(e, pos);
             for (std::int64_t i = 0; i < r; ++i) s = m.core.forward_cached(m.inject(s, e), rows_in, pos, cache_.core(i));
             cache_.finish(rows_in, pos, t, r);
             for (std::int64_t i = 0; i < n; ++i)
@@ -165,6 +161,13 @@ private:
         if constexpr (RecurrentModel<Model>) return model_->lm_head.forward(model_->norm.forward(h));
         else return model_->head(model_->norm.forward(h));
     }
+    /// Each row's initial latent state for its embedded tokens e (N, T, C) starting at position pos[i].
+    Tensor<B> initial_states(const Tensor<B>& e, std::span<const std::int64_t> pos) const {
+        Tensor<B> s = Tensor<B>::empty(e.shape());
+        for (std::int64_t i = 0; i < e.size(0); ++i)
+            Tensor<B>::copy_into(s.slice(0, i, 1), model_->initial_state(e.slice(0, i, 1), 0, pos[static_cast<std::size_t>(i)]), false);
+        return s;
+    }
     /// Rows idx of x (N, ...) as a new tensor.
     static Tensor<B> gather(const Tensor<B>& x, std::span<const std::int64_t> idx) {
         Shape s = x.shape();
@@ -186,9 +189,7 @@ private:
         if (options_.continuous) {
             s = gather(last_state_, rows_in);
         } else {
-            s = Tensor<B>::empty(e.shape());
-            for (std::int64_t i = 0; i < n; ++i)
-                Tensor<B>::copy_into(s.slice(0, i, 1), m.initial_state(e.slice(0, i, 1), 0, pos[static_cast<std::size_t>(i)]), false);
+            s = initial_states(e, pos);
         }
         iterations_.assign(static_cast<std::size_t>(n), 0);
         for (const auto row : rows_in) monitors_[static_cast<std::size_t>(row)].reset();

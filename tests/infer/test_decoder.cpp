@@ -1,5 +1,6 @@
 // decoder and kv_cache: cached decoding equals the uncached full-sequence forward (ordinary and
-// recurrent models, r = 1 and 4, rows of different lengths, batched extend and rewind), cache sharing
+// recurrent models, r = 1 and 4, Llama, OLMo-2 and sandwich blocks, rows of different lengths, batched
+// extend and rewind), cache sharing
 // and its memory, adaptive exit, continuous compute, self-speculative generation (equal to plain
 // greedy decoding), and bad input. Not here: sampling and answer extraction (test_sampling.cpp, test_answer.cpp).
 #include <catch2/catch.hpp>
@@ -99,6 +100,42 @@ TEST_CASE("cached decoding equals the uncached forward on the reference backend 
     decode_options o;
     o.r = 3;
     CHECK(max_abs_diff(decoded_logits<reference64>(m, ids, 1, o), full_logits<reference64>(m, ids, 3)) < 1e-10);
+}
+
+TEST_CASE("cached decoding equals the uncached forward for OLMo-2 and sandwich blocks, ordinary and recurrent", "[infer]") {
+    // OLMo-2: post-norm residuals and RMSNorm over the full q and k projections. Sandwich (Huginn-0125):
+    // four norms, q and k biases, a scaled embedding. Every norm weight is perturbed so none is the identity.
+    const auto decode_both = [&]<class BlockT>(model_config c, const char* what) {
+        INFO(what);
+        c.block = BlockT::kind;
+        rng gen(21);
+        const auto perturb = [&](auto& model) {
+            model.visit_parameters("", [&](const std::string&, Tensor<reference64>& t) {
+                t = add(t, randn<reference64>(t.shape(), gen, 0.0, 0.2)).detach();
+            });
+        };
+        LlamaModel<reference64, BlockT> llama(c, 4);
+        perturb(llama);
+        const auto ids = sequence(11, 13, 4);
+        CHECK(max_abs_diff(decoded_logits<reference64>(llama, ids, 3, {}), full_logits<reference64>(llama, ids, 1)) < 1e-10);
+        recurrence_options ro;
+        ro.seed = 8;
+        RecurrentOf<reference64, BlockT> m(c, 1, 2, 1, ro, 6);
+        perturb(m);
+        for (const std::int64_t r : {1, 3}) {
+            INFO("r = " << r);
+            decode_options o;
+            o.r = r;
+            CHECK(max_abs_diff(decoded_logits<reference64>(m, ids, 4, o), full_logits<reference64>(m, ids, r)) < 1e-10);
+        }
+    };
+    model_config olmo = tiny();
+    olmo.qk_norm = true;
+    decode_both.template operator()<Olmo2Block<reference64>>(olmo, "OLMo-2 block");
+    model_config huginn = tiny();
+    huginn.qk_bias = true;
+    huginn.embed_scale = 4.0;
+    decode_both.template operator()<SandwichBlock<reference64>>(huginn, "sandwich block");
 }
 
 TEST_CASE("cached decoding of stories260K and its retrofit equals the uncached forward", "[infer][data]") {

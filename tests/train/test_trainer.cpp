@@ -1,7 +1,8 @@
 // The trainer end to end on the cpu backend: a tiny recurrent model learns to copy (exact match
-// >= 95 %), resume from a checkpoint is bit-exact, a non-finite step stops the run naming the tensor
-// (or is skipped, when asked), a corrupt checkpoint is refused, a run folder has one owner, a stop
-// flag ends a run between steps. Not here: optimizers, schedules, data, processes (tests/cli).
+// >= 95 %), OLMo-2 and sandwich blocks train and resume too, resume from a checkpoint is bit-exact,
+// a non-finite step stops the run naming the tensor (or is skipped, when asked), a corrupt checkpoint
+// is refused, a run folder has one owner, a stop flag ends a run between steps. Not here: optimizers,
+// schedules, data, processes (tests/cli).
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
@@ -124,7 +125,8 @@ double copy_accuracy(const Recurrent<B>& m, std::int64_t r, std::int64_t rows) {
     return static_cast<double>(exact) / static_cast<double>(rows);
 }
 
-std::vector<std::uint32_t> parameter_bits(Recurrent<B>& m) {
+template <class Model>
+std::vector<std::uint32_t> parameter_bits(Model& m) {
     std::vector<std::uint32_t> bits;
     m.visit_parameters("", [&](const std::string&, Tensor<B>& t) {
         for (const float x : t.to_host<float>()) {
@@ -218,6 +220,49 @@ TEST_CASE("resuming from a checkpoint continues bit-exactly", "[train][resume]")
     for (std::string line; std::getline(metrics, line); ++lines) last = nlohmann::json::parse(line)["step"];
     CHECK(lines == 20);
     CHECK(last == 20);
+}
+
+TEST_CASE("OLMo-2 and sandwich recurrent models train (loss halves) and resume bit-exactly", "[train][resume]") {
+    // The trainer, Muon's split of parameters (q_norm, k_norm and the extra norms go to AdamW) and
+    // the checkpoint's names for every block kind, not only Llama's.
+    const auto check_block = [&]<class BlockT>(model_config c, const char* what) {
+        INFO(what);
+        c.block = BlockT::kind;
+        using M = RecurrentOf<B, BlockT>;
+        const test::scratch_dir dir("recur_test_trainer_blocks");
+        std::ostringstream log;
+        auto cfg = tiny_run(40, (dir.path() / "a").string());
+        M straight(c, 1, 1, 1, zero_state(), 5);
+        copy_task d1;
+        muon_adamw<B> o1(named_parameters<B>(straight), fast_lr());
+        trainer<B, M, copy_task, muon_adamw<B>> t1(straight, d1, o1, cfg, log);
+        const double first = t1.step().loss;
+        double last = 0;
+        while (t1.step_index() < cfg.steps) last = t1.step().loss;
+        CHECK(last < 0.5 * first);
+
+        cfg.out_dir = (dir.path() / "b").string();
+        {
+            M part(c, 1, 1, 1, zero_state(), 5);
+            copy_task d2;
+            muon_adamw<B> o2(named_parameters<B>(part), fast_lr());
+            trainer<B, M, copy_task, muon_adamw<B>>(part, d2, o2, cfg, log).run(20);
+        }
+        M resumed(c, 1, 1, 1, zero_state(), 77);
+        copy_task d3;
+        muon_adamw<B> o3(named_parameters<B>(resumed), fast_lr());
+        trainer<B, M, copy_task, muon_adamw<B>> t3(resumed, d3, o3, cfg, log);
+        t3.resume(cfg.out_dir);
+        t3.run();
+        CHECK(parameter_bits(resumed) == parameter_bits(straight));
+    };
+    model_config olmo = tiny_config();
+    olmo.qk_norm = true;
+    check_block.template operator()<Olmo2Block<B>>(olmo, "OLMo-2 block");
+    model_config huginn = tiny_config();
+    huginn.qk_bias = true;
+    huginn.embed_scale = 2.0;
+    check_block.template operator()<SandwichBlock<B>>(huginn, "sandwich block");
 }
 
 TEST_CASE("a corrupt or mismatched checkpoint is refused and nothing is overwritten", "[train][resume][errors]") {

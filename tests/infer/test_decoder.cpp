@@ -1,8 +1,8 @@
 // decoder and kv_cache: cached decoding equals the uncached full-sequence forward (ordinary and
 // recurrent models, r = 1 and 4, Llama, OLMo-2 and sandwich blocks, rows of different lengths, batched
-// extend and rewind), cache sharing
-// and its memory, adaptive exit, continuous compute, self-speculative generation (equal to plain
-// greedy decoding), and bad input. Not here: sampling and answer extraction (test_sampling.cpp, test_answer.cpp).
+// extend and rewind), cache sharing and its memory, adaptive exit, continuous compute, self-speculative
+// generation (equal to plain greedy decoding), and bad input. Not here: sampling and answer extraction
+// (test_sampling.cpp, test_answer.cpp).
 #include <catch2/catch.hpp>
 
 #include <algorithm>

@@ -1,7 +1,8 @@
 # llama.cpp's own GGUF reader and writer (PyPI's `gguf`, with numpy), the peer of test_io_gguf.
 #   peer_gguf.py make OUT.gguf          a GGUF file written by gguf.GGUFWriter: a tensor of every type
-#                                       recur dequantises (F32, F16, BF16, Q8_0, Q4_0, Q4_1, quantised by
-#                                       gguf.quants), plus metadata of every value type
+#                                       recur dequantises (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1
+#                                       quantised by gguf.quants; Q2_K-Q6_K, IQ4_NL, IQ4_XS as random
+#                                       blocks), plus metadata of every value type
 #   peer_gguf.py tiny OUT.gguf          a 1-layer Llama (d 8, vocab 16, Q8_0 and F32 tensors) with a byte-level
 #                                       vocabulary: the fuzz seed tests/fuzz/corpus/gguf/tiny_llama
 #   peer_gguf.py dump IN.gguf OUT.st    every tensor of IN dequantised by gguf.quants.dequantize, as f32
@@ -32,18 +33,29 @@ def make(path):
     w.add_array("test.array", [1, 2, 3])
     w.add_array("test.strings", ["a", "bc", ""])
     rng = np.random.default_rng(7)
-    kinds = [("f32", gguf.GGMLQuantizationType.F32), ("f16", gguf.GGMLQuantizationType.F16),
-             ("bf16", gguf.GGMLQuantizationType.BF16), ("q8_0", gguf.GGMLQuantizationType.Q8_0),
-             ("q4_0", gguf.GGMLQuantizationType.Q4_0), ("q4_1", gguf.GGMLQuantizationType.Q4_1)]
+    T = gguf.GGMLQuantizationType
+    kinds = [("f32", T.F32), ("f16", T.F16), ("bf16", T.BF16), ("q8_0", T.Q8_0), ("q4_0", T.Q4_0), ("q4_1", T.Q4_1),
+             ("q5_0", T.Q5_0), ("q5_1", T.Q5_1)]
     for name, qtype in kinds:
         data = (rng.standard_normal((3, 2, 64)) * 0.5 + 0.1).astype(np.float32)
-        if qtype == gguf.GGMLQuantizationType.F32:
+        if qtype == T.F32:
             w.add_tensor(name, data)
-        elif qtype == gguf.GGMLQuantizationType.F16:
+        elif qtype == T.F16:
             w.add_tensor(name, data.astype(np.float16))
         else:
             q = gguf.quants.quantize(data, qtype)
             w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
+    # gguf 0.17 cannot quantise to these (only dequantise): blocks of random bytes, every f16 scale set
+    # to a finite value, exercise the packed quants and scales with random bits.
+    halves = {T.Q2_K: [80, 82], T.Q3_K: [108], T.Q4_K: [0, 2], T.Q5_K: [0, 2], T.Q6_K: [208], T.IQ4_NL: [0],
+              T.IQ4_XS: [0]}
+    for qtype, at in halves.items():
+        block, size = gguf.GGML_QUANT_SIZES[qtype]
+        raw = rng.integers(0, 256, (3 * 2 * 256 // block, size), dtype=np.uint8)  # (3, 2, 256) values
+        for offset in at:
+            raw[:, offset:offset + 2] = (rng.standard_normal(raw.shape[0]) * 0.05).astype(np.float16).view(np.uint8).reshape(-1, 2)
+        raw = raw.reshape(3, 2, -1)
+        w.add_tensor(qtype.name.lower(), raw, raw_shape=raw.shape, raw_dtype=qtype)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

@@ -1,9 +1,10 @@
 // GGUF, llama.cpp's checkpoint format (versions 2 and 3): header, metadata, tensor infos and aligned
-// data, read through a memory map with every size checked against the file; f32, f16, bf16, q8_0, q4_0
-// and q4_1 tensors dequantised on load; a "llama" architecture file as a LlamaModel, and its embedded
-// byte-level BPE vocabulary ("gpt2") as an hf_tokenizer.
-// Not here: writing GGUF, k-quants and i-quants (named in errors), SentencePiece ("llama") vocabularies,
-// other architectures.
+// data, read through a memory map with every size checked against the file; f32, f16, bf16, the legacy
+// quants (q8_0, q4_0, q4_1, q5_0, q5_1), the k-quants (q2_k to q6_k) and iq4_nl / iq4_xs dequantised on
+// load; a "llama" architecture file as a LlamaModel, and its embedded byte-level BPE vocabulary ("gpt2")
+// as an hf_tokenizer.
+// Not here: writing GGUF, the grid i-quants and ternary types (named in errors), SentencePiece ("llama")
+// vocabularies, other architectures.
 #pragma once
 
 #include <algorithm>
@@ -60,14 +61,24 @@ struct ggml_type_traits {
     bool dequantised;
 };
 
-inline constexpr std::array<ggml_type_traits, 24> ggml_types{{
-    {0, "F32", 1, 4, true},       {1, "F16", 1, 2, true},       {2, "Q4_0", 32, 18, true},    {3, "Q4_1", 32, 20, true},
-    {6, "Q5_0", 32, 22, false},   {7, "Q5_1", 32, 24, false},   {8, "Q8_0", 32, 34, true},    {9, "Q8_1", 32, 36, false},
-    {10, "Q2_K", 256, 84, false}, {11, "Q3_K", 256, 110, false}, {12, "Q4_K", 256, 144, false}, {13, "Q5_K", 256, 176, false},
-    {14, "Q6_K", 256, 210, false}, {15, "Q8_K", 256, 292, false}, {16, "IQ2_XXS", 256, 66, false}, {17, "IQ2_XS", 256, 74, false},
-    {18, "IQ3_XXS", 256, 98, false}, {20, "IQ4_NL", 32, 18, false}, {24, "I8", 1, 1, false},   {25, "I16", 1, 2, false},
-    {26, "I32", 1, 4, false},     {27, "I64", 1, 8, false},     {28, "F64", 1, 8, false},     {30, "BF16", 1, 2, true},
+inline constexpr std::array<ggml_type_traits, 31> ggml_types{{
+    {0, "F32", 1, 4, true},        {1, "F16", 1, 2, true},        {2, "Q4_0", 32, 18, true},     {3, "Q4_1", 32, 20, true},
+    {6, "Q5_0", 32, 22, true},     {7, "Q5_1", 32, 24, true},     {8, "Q8_0", 32, 34, true},     {9, "Q8_1", 32, 36, false},
+    {10, "Q2_K", 256, 84, true},   {11, "Q3_K", 256, 110, true},  {12, "Q4_K", 256, 144, true},  {13, "Q5_K", 256, 176, true},
+    {14, "Q6_K", 256, 210, true},  {15, "Q8_K", 256, 292, false}, {16, "IQ2_XXS", 256, 66, false}, {17, "IQ2_XS", 256, 74, false},
+    {18, "IQ3_XXS", 256, 98, false}, {19, "IQ1_S", 256, 50, false}, {20, "IQ4_NL", 32, 18, true}, {21, "IQ3_S", 256, 110, false},
+    {22, "IQ2_S", 256, 82, false}, {23, "IQ4_XS", 256, 136, true}, {24, "I8", 1, 1, false},      {25, "I16", 1, 2, false},
+    {26, "I32", 1, 4, false},      {27, "I64", 1, 8, false},      {28, "F64", 1, 8, false},      {29, "IQ1_M", 256, 56, false},
+    {30, "BF16", 1, 2, true},      {34, "TQ1_0", 256, 54, false}, {35, "TQ2_0", 256, 66, false},
 }};
+
+/// The ggml types recur dequantises, for error messages: "F32, F16, ...".
+inline std::string ggml_dequantised_names() {
+    std::string out;
+    for (const auto& t : ggml_types)
+        if (t.dequantised) out += (out.empty() ? "" : ", ") + std::string(t.name);
+    return out;
+}
 
 inline const ggml_type_traits* ggml_type_of(std::uint32_t id) {
     for (const auto& t : ggml_types)
@@ -155,8 +166,20 @@ inline nlohmann::json gguf_read_value(gguf_cursor& in, std::uint32_t type, const
     io_fail("recur::gguf: '", path, "': metadata '", key, "': unknown value type ", type);
 }
 
-/// The 32 elements of a q8_0, q4_0 or q4_1 block (q4: low nibbles first, then high nibbles), computed
-/// as ggml does, product then sum, each rounded to f32 (never contracted to one fused multiply-add).
+/// The elements of one block of a quantised ggml type (32 or 256 of them, see ggml_types) at `b`,
+/// computed as llama.cpp's `gguf` package does: each product and sum rounded to f32 in the same order,
+/// never contracted to a fused multiply-add. Layouts (ggml's block structs, little-endian, f16 scales):
+///   Q8_0  d, int8 q[32]: d q                      Q4_0  d, nibbles[16]: d (q - 8)
+///   Q4_1  d, m, nibbles[16]: d q + m              Q5_0  d, high bits u32, nibbles[16]: d (q - 16)
+///   Q5_1  d, m, high bits u32, nibbles[16]: d q + m
+///   Q2_K  4-bit scale and min[16], 2-bit q[64], d, dmin: (d sc) q - (dmin m), 16 sub-blocks of 16
+///   Q3_K  high-bit mask[32], 2-bit q[64], 6-bit scales packed in 12 bytes, d: (d (sc - 32)) (q - 4 [bit clear])
+///   Q4_K  d, dmin, 6-bit scales and mins packed in 12 bytes, nibbles[128]: (d sc) q - (dmin m), 8 of 32
+///   Q5_K  as Q4_K with a high-bit mask[32] before the nibbles
+///   Q6_K  low nibbles[128], 2-bit highs[64], int8 scales[16], d: (d sc) (q - 32), 16 sub-blocks of 16
+///   IQ4_NL  d, nibbles[16]: d table[q]        IQ4_XS  d, high scale bits u16, low scale nibbles[4],
+///                                              nibbles[128]: (d (sc - 32)) table[q], 8 sub-blocks of 32
+/// Where 32-element blocks hold nibbles, element j < 16 is byte j's low nibble and j + 16 its high one.
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("fp-contract=off")))
 #endif
@@ -164,24 +187,122 @@ inline void dequantise_block(const std::byte* b, std::uint32_t type, float* out)
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #endif
-    auto half = [&](std::size_t at) {
+    const auto u8 = [&](std::size_t at) { return static_cast<unsigned>(b[at]); };
+    const auto half = [&](std::size_t at) {
         std::uint16_t h;
         std::memcpy(&h, b + at, 2);
         return f16_to_f32(h);
     };
-    const float d = half(0);
-    if (type == 8) {  // Q8_0: d, int8 q[32]
-        for (int i = 0; i < 32; ++i) out[i] = d * static_cast<float>(static_cast<std::int8_t>(b[2 + i]));
-        return;
-    }
-    const bool q4_1 = type == 3;
-    const float m = q4_1 ? half(2) : 0.0f;
-    const std::byte* qs = b + (q4_1 ? 4 : 2);
-    for (int i = 0; i < 16; ++i) {
-        const auto q = static_cast<unsigned>(qs[i]);
-        const int lo = static_cast<int>(q & 0xFu), hi = static_cast<int>(q >> 4);
-        out[i] = q4_1 ? static_cast<float>(lo) * d + m : static_cast<float>(lo - 8) * d;
-        out[i + 16] = q4_1 ? static_cast<float>(hi) * d + m : static_cast<float>(hi - 8) * d;
+    const auto u32 = [&](std::size_t at) {
+        std::uint32_t v;
+        std::memcpy(&v, b + at, 4);
+        return v;
+    };
+    // 4-bit index -> value of IQ4_NL and IQ4_XS (llama.cpp's kvalues_iq4nl).
+    static constexpr std::array<int, 16> iq4_table = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    // Q4_K and Q5_K: the 6-bit scale and min of sub-block j (of 8) from the 12 packed bytes at `at`.
+    const auto scale_min = [&](std::size_t at, int j, float& sc, float& mn) {
+        const auto q = [&](int i) { return u8(at + static_cast<std::size_t>(i)); };
+        sc = static_cast<float>(j < 4 ? q(j) & 63u : (q(j + 4) & 0xFu) | ((q(j - 4) >> 6) << 4));
+        mn = static_cast<float>(j < 4 ? q(j + 4) & 63u : (q(j + 4) >> 4) | ((q(j) >> 6) << 4));
+    };
+    switch (type) {
+        case 8: {  // Q8_0
+            const float d = half(0);
+            for (int i = 0; i < 32; ++i) out[i] = d * static_cast<float>(static_cast<std::int8_t>(b[2 + i]));
+            return;
+        }
+        case 2:
+        case 3:
+        case 6:
+        case 7:
+        case 20: {  // 32 elements from nibbles (and for Q5_x a fifth bit from a u32)
+            const float d = half(0);
+            const bool has_min = type == 3 || type == 7, five = type == 6 || type == 7;
+            const float m = has_min ? half(2) : 0.0f;
+            const std::size_t high_at = has_min ? 4 : 2, qs_at = high_at + (five ? 4 : 0);
+            const std::uint32_t high = five ? u32(high_at) : 0;
+            for (int j = 0; j < 32; ++j) {
+                const unsigned nib = j < 16 ? u8(qs_at + static_cast<std::size_t>(j)) & 0xFu : u8(qs_at + static_cast<std::size_t>(j - 16)) >> 4;
+                const int q = static_cast<int>(nib | (((high >> j) & 1u) << 4));
+                switch (type) {
+                    case 2: out[j] = static_cast<float>(q - 8) * d; break;
+                    case 3:
+                    case 7: out[j] = d * static_cast<float>(q) + m; break;
+                    case 6: out[j] = d * static_cast<float>(q - 16); break;
+                    default: out[j] = d * static_cast<float>(iq4_table[static_cast<std::size_t>(q)]); break;
+                }
+            }
+            return;
+        }
+        case 10: {  // Q2_K: scales[16], qs[64], d, dmin
+            const float d = half(80), dmin = half(82);
+            for (int p = 0; p < 256; ++p) {
+                const int h = p / 128, s = (p / 32) % 4, l = p % 32;
+                const unsigned sc = u8(static_cast<std::size_t>(p / 16));
+                const unsigned q = (u8(16 + static_cast<std::size_t>(h * 32 + l)) >> (2 * s)) & 3u;
+                out[p] = (d * static_cast<float>(sc & 0xFu)) * static_cast<float>(q) - dmin * static_cast<float>(sc >> 4);
+            }
+            return;
+        }
+        case 11: {  // Q3_K: hmask[32], qs[64], scales[12], d
+            const float d = half(108);
+            for (int p = 0; p < 256; ++p) {
+                const int h = p / 128, s = (p / 32) % 4, l = p % 32, k = p / 16;
+                const unsigned low = k < 8 ? u8(96 + static_cast<std::size_t>(k)) & 0xFu : u8(96 + static_cast<std::size_t>(k - 8)) >> 4;
+                const unsigned hi = (u8(104 + static_cast<std::size_t>(k % 4)) >> (2 * (k / 4))) & 3u;
+                const int sc = static_cast<int>(low | (hi << 4)) - 32;
+                const int q2 = static_cast<int>((u8(32 + static_cast<std::size_t>(h * 32 + l)) >> (2 * s)) & 3u);
+                const bool bit = (u8(static_cast<std::size_t>(l)) >> (4 * h + s)) & 1u;
+                out[p] = (d * static_cast<float>(sc)) * static_cast<float>(q2 - (bit ? 0 : 4));
+            }
+            return;
+        }
+        case 12:
+        case 13: {  // Q4_K: d, dmin, scales[12], qs[128]; Q5_K: the same with qh[32] before qs
+            const float d = half(0), dmin = half(2);
+            const bool five = type == 13;
+            const std::size_t qs_at = five ? 48 : 16;
+            for (int j = 0; j < 8; ++j) {
+                float sc, mn;
+                scale_min(4, j, sc, mn);
+                const float dl = d * sc, ml = dmin * mn;
+                for (int l = 0; l < 32; ++l) {
+                    const unsigned byte = u8(qs_at + static_cast<std::size_t>((j / 2) * 32 + l));
+                    unsigned q = (j % 2 ? byte >> 4 : byte & 0xFu);
+                    if (five) q |= ((u8(16 + static_cast<std::size_t>(l)) >> j) & 1u) << 4;
+                    out[j * 32 + l] = dl * static_cast<float>(q) - ml;
+                }
+            }
+            return;
+        }
+        case 14: {  // Q6_K: ql[128], qh[64], scales[16] (int8), d
+            const float d = half(208);
+            for (int p = 0; p < 256; ++p) {
+                const int h = p / 128, s = (p / 32) % 4, l = p % 32;
+                const unsigned lo = (u8(static_cast<std::size_t>(h * 64 + (s % 2) * 32 + l)) >> (4 * (s / 2))) & 0xFu;
+                const unsigned hi = (u8(128 + static_cast<std::size_t>(h * 32 + l)) >> (2 * s)) & 3u;
+                const int q = static_cast<int>(lo | (hi << 4)) - 32;
+                const auto sc = static_cast<std::int8_t>(b[192 + static_cast<std::size_t>(p / 16)]);
+                out[p] = (d * static_cast<float>(sc)) * static_cast<float>(q);
+            }
+            return;
+        }
+        case 23: {  // IQ4_XS: d, scales_h (u16), scales_l[4], qs[128]
+            const float d = half(0);
+            const unsigned scales_h = u8(2) | (u8(3) << 8);
+            for (int ib = 0; ib < 8; ++ib) {
+                const unsigned low = (u8(4 + static_cast<std::size_t>(ib / 2)) >> (4 * (ib % 2))) & 0xFu;
+                const unsigned hi = (scales_h >> (2 * ib)) & 3u;
+                const float dl = d * static_cast<float>(static_cast<int>(low | (hi << 4)) - 32);
+                for (int j = 0; j < 32; ++j) {
+                    const unsigned byte = u8(8 + static_cast<std::size_t>(ib * 16 + j % 16));
+                    out[ib * 32 + j] = dl * static_cast<float>(iq4_table[j < 16 ? byte & 0xFu : byte >> 4]);
+                }
+            }
+            return;
+        }
+        default: fail("recur::gguf: no dequantisation for ggml type ", type);
     }
 }
 
@@ -292,7 +413,7 @@ public:
         const auto& traits = *detail::ggml_type_of(t.type);
         if (!traits.dequantised)
             io_fail("recur::gguf: '", path_, "': tensor '", name, "' is ", traits.name,
-                    "; recur dequantises F32, F16, BF16, Q8_0, Q4_0 and Q4_1");
+                    "; recur dequantises ", detail::ggml_dequantised_names());
         const auto n = static_cast<std::size_t>(t.numel());
         std::vector<float> out(n);
         const std::byte* src = data_.data() + t.offset;

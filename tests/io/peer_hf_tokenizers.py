@@ -2,6 +2,7 @@
 
 usage: python3 peer_hf_tokenizers.py OUT_DIR TRAIN_TEXT LINES_FILE...
        python3 peer_hf_tokenizers.py --gguf GGUF_FILE OUT_DIR LINES_FILE...
+       python3 peer_hf_tokenizers.py --spm-gguf OUT_DIR TRAIN_TEXT LINES_FILE...
 
 Trains real tokenizer.json files with `tokenizers` itself on TRAIN_TEXT (TinyStories), in the
 flavours the target models use:
@@ -25,6 +26,11 @@ written the same way:
                         "smollm": every digit split before GPT-2's pattern, as llama.cpp does;
                         add_bos_token false: no template)
 The summary line also counts the lines on which the two differ (BOS aside).
+
+With --spm-gguf, `sentencepiece` trains a real SentencePiece BPE model on TRAIN_TEXT with Llama-2's
+settings and it is written to OUT_DIR/spm.gguf as llama.cpp's converter writes one (pieces, scores and
+types; no merges). transformers converts that GGUF (flavour spm_gguf_transformers, built as above), and
+OUT_DIR/sentencepiece.jsonl holds SentencePiece's own ids of every line ({"ids"}: BOS, then its pieces).
 """
 import json
 import os
@@ -106,9 +112,10 @@ def byte_level_flavour(texts, llama3):
     return tok
 
 
-def gguf_flavours(gguf_path):
-    """transformers' conversion of the tokenizer in gguf_path, and that vocabulary with the GGUF's own
-    pre-tokenizer ("smollm") and no BOS template (add_bos_token false)."""
+def gguf_flavours(gguf_path, names=("smollm2_transformers", "smollm2_digits")):
+    """transformers' conversion of the tokenizer in gguf_path (the first name), and (the second, if
+    any) that vocabulary with SmolLM2's own pre-tokenizer ("smollm") and no BOS template (add_bos_token
+    false)."""
     import transformers
     import transformers.modeling_gguf_pytorch_utils as gguf_utils
     from transformers import AutoTokenizer
@@ -123,7 +130,48 @@ def gguf_flavours(gguf_path):
         pre_tokenizers.Digits(individual_digits=True),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
     digits.post_processor = None
-    return {"smollm2_transformers": as_converted, "smollm2_digits": digits}, transformers.__version__
+    names = list(names)
+    return dict(zip(names, [as_converted, digits])), transformers.__version__
+
+
+def spm_gguf(train_texts, path):
+    """A real SentencePiece BPE model trained by `sentencepiece` on train_texts with Llama-2's settings
+    (byte fallback, digits split, identity normalisation, a dummy prefix, whitespace kept), written to a
+    tokenizer-only GGUF at path as llama.cpp's converter writes one (tokenizer.ggml.model "llama":
+    pieces, their scores and types, no merges). Returns the SentencePieceProcessor."""
+    import io
+
+    import gguf
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    lines = [line for text in train_texts for line in text.split("\n") if line.strip()]
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model, model_type="bpe", vocab_size=1000,
+                                   byte_fallback=True, split_digits=True, normalization_rule_name="identity",
+                                   remove_extra_whitespaces=False, add_dummy_prefix=True, allow_whitespace_only_pieces=True,
+                                   character_coverage=0.9995, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+                                   minloglevel=2)
+    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    w = gguf.GGUFWriter(path, "llama")
+    for key, value in [("context_length", 64), ("embedding_length", 8), ("block_count", 1), ("feed_forward_length", 8),
+                       ("attention.head_count", 1)]:
+        w.add_uint32(f"llama.{key}", value)
+    w.add_tokenizer_model("llama")
+    kinds = [(sp.is_unknown, 2), (sp.is_control, 3), (sp.is_unused, 5), (sp.is_byte, 6)]
+    w.add_token_list([sp.id_to_piece(i) for i in range(sp.get_piece_size())])
+    w.add_token_scores([sp.get_score(i) for i in range(sp.get_piece_size())])
+    w.add_token_types([next((t for f, t in kinds if f(i)), 1) for i in range(sp.get_piece_size())])
+    w.add_bos_token_id(sp.bos_id())
+    w.add_eos_token_id(sp.eos_id())
+    w.add_unk_token_id(sp.unk_id())
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(False)
+    w.add_add_space_prefix(True)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return sp
 
 
 def read_lines(line_files):
@@ -168,6 +216,27 @@ def main():
                      for a, b in zip(ids["smollm2_transformers"], ids["smollm2_digits"]))
         print(json.dumps({"tokenizers": tokenizers.__version__, "transformers": version, "lines": len(ids["smollm2_digits"]),
                           "flavours": list(flavours), "lines_differing": differ}))
+        return
+    if sys.argv[1] == "--spm-gguf":
+        out, train, line_files = sys.argv[2], sys.argv[3], sys.argv[4:]
+        with open(train, encoding="utf-8") as f:
+            texts = [s for s in f.read().split("<|endoftext|>") if s.strip()][:1500]
+        os.makedirs(out, exist_ok=True)
+        path = os.path.join(out, "spm.gguf")
+        sp = spm_gguf(texts, path)
+        flavours, version = gguf_flavours(path, ["spm_gguf_transformers"])
+        lines = read_lines(line_files)
+        ids = write_flavours(out, lines, flavours)["spm_gguf_transformers"]
+        # SentencePiece itself, the tokenizer Llama-2 was trained with: BOS, then its pieces.
+        with open(os.path.join(out, "sentencepiece.jsonl"), "w", encoding="utf-8") as f:
+            for line in lines:
+                f.write(json.dumps({"ids": [sp.bos_id()] + sp.encode(line.decode("utf-8", errors="replace"))}) + "\n")
+        differ = sum(a != [sp.bos_id()] + sp.encode(line.decode("utf-8", errors="replace")) for a, line in zip(ids, lines))
+        import sentencepiece
+
+        print(json.dumps({"tokenizers": tokenizers.__version__, "transformers": version,
+                          "sentencepiece": sentencepiece.__version__, "lines": len(lines), "vocab": sp.get_piece_size(),
+                          "lines_differing_from_sentencepiece": differ}))
         return
     out, train, line_files = sys.argv[1], sys.argv[2], sys.argv[3:]
     with open(train, encoding="utf-8") as f:

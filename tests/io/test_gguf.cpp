@@ -221,8 +221,17 @@ TEST_CASE("bad GGUF files get io_errors naming the file and what is wrong", "[io
               {"general.architecture", "'gpt2'"}, model);
     expect_io(dir, "no_width", gguf_bytes().header(0, 1).kv_str("general.architecture", "llama").out,
               {"llama.embedding_length", "missing"}, model);
-    expect_io(dir, "spm", gguf_bytes().header(0, 1).kv_str("tokenizer.ggml.model", "llama").out,
-              {"tokenizer.ggml.model", "'llama'"}, tokenizer);
+    expect_io(dir, "bert", gguf_bytes().header(0, 1).kv_str("tokenizer.ggml.model", "bert").out,
+              {"tokenizer.ggml.model", "'bert'"}, tokenizer);
+    expect_io(dir, "spm_no_scores",
+              gguf_bytes().header(0, 2).kv_str("tokenizer.ggml.model", "llama").str("tokenizer.ggml.tokens").put<std::uint32_t>(9)
+                  .put<std::uint32_t>(8).put<std::uint64_t>(1).str("a").out,
+              {"tokenizer.ggml.scores", "missing"}, tokenizer);
+    expect_io(dir, "spm_short_scores",
+              gguf_bytes().header(0, 3).kv_str("tokenizer.ggml.model", "llama").str("tokenizer.ggml.tokens").put<std::uint32_t>(9)
+                  .put<std::uint32_t>(8).put<std::uint64_t>(1).str("a").str("tokenizer.ggml.scores").put<std::uint32_t>(9)
+                  .put<std::uint32_t>(6).put<std::uint64_t>(0).out,
+              {"tokenizer.ggml.scores", "1 numbers"}, tokenizer);
     expect_io(dir, "no_vocab", gguf_bytes().header(0, 0).out, {"tokenizer.ggml.model", "missing"}, tokenizer);
 
     // Every prefix of a valid file is refused cleanly.

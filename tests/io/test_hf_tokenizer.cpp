@@ -1,7 +1,8 @@
 // hf_tokenizer against Hugging Face's own `tokenizers` (io/peer_hf_tokenizers.py trains real
-// tokenizer.json files of four flavours, has `transformers` convert SmolLM2-135M's GGUF tokenizer, and
-// encodes TinyStories valid, GSM8K test and a torture set; without the Python packages it fails in CI
-// and is a ctest skip elsewhere), recur's GGUF tokenizer against the same, and its errors.
+// tokenizer.json files of four flavours, has `transformers` convert SmolLM2-135M's GGUF tokenizer and a
+// SentencePiece GGUF vocabulary it trains with `sentencepiece`, and encodes TinyStories valid, GSM8K
+// test and a torture set; without the Python packages it fails in CI and is a ctest skip elsewhere),
+// recur's GGUF tokenizer against the same and against SentencePiece itself, and its errors.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -161,6 +162,61 @@ TEST_CASE("SmolLM2's GGUF tokenizer: transformers' conversion of it and the GGUF
               << " decode mismatches (transformers' conversion tokenizes " << differing << " of the lines differently)" << std::endl;
     check_agreement(native, lines.size());
     CHECK(differing > 0);  // the conversion's loss is real: were it 0, the digit split would be untested here
+}
+
+TEST_CASE("a SentencePiece GGUF vocabulary (Llama-2's kind, scores and no merges): recur encodes as transformers' "
+          "conversion and as SentencePiece itself",
+          "[io][hf_tokenizer][gguf][peer]") {
+    if (!test::require_python(python, "tokenizers, transformers, gguf, sentencepiece",
+                              "Python packages `tokenizers`, `transformers`, `gguf` and `sentencepiece` (scripts/deps.sh installs them)"))
+        return;
+    const test::scratch_dir dir("recur_hf_tokenizer_spm_gguf");
+    const std::string data = RECUR_SHARED_DATA;
+    for (const char* f : {"tinystories_train_head_2mb.txt", "tinystories_valid.txt", "gsm8k_test.jsonl"})
+        if (!test::require_file(data + "/" + f)) return;
+    // The peer trains a SentencePiece BPE model with Llama-2's settings and writes it to spm.gguf as
+    // llama.cpp's converter does; transformers converts that GGUF; SentencePiece encodes every line too.
+    REQUIRE(test::run_peer(python, peer_script,
+                           {"--spm-gguf", dir.path().string(), data + "/tinystories_train_head_2mb.txt",
+                            data + "/tinystories_valid.txt", data + "/gsm8k_test.jsonl"},
+                           dir, "out.txt"));
+    const json summary = json::parse(test::file_text(dir.path() / "out.txt"));
+    const auto lines = read_inputs(dir.path() / "inputs.bin");
+    REQUIRE(lines.size() > 8000);
+    const std::string versions = "tokenizers " + summary.at("tokenizers").get<std::string>() + " (transformers " +
+                                 summary.at("transformers").get<std::string>() + "'s conversion)";
+    const auto gguf = dir.path() / "spm.gguf";
+    const auto expected = dir.path() / "spm_gguf_transformers" / "expected.jsonl";
+
+    const auto converted = compare_with(load_hf_tokenizer(dir.path() / "spm_gguf_transformers"), expected, lines, false);
+    check_agreement(converted, lines.size());
+    const auto native = compare_with(load_gguf_tokenizer(gguf), expected, lines, false);
+    std::cout << "ORACLE: recur's GGUF tokenizer vs " << versions << ", a SentencePiece GGUF vocabulary of "
+              << summary.at("vocab").get<int>() << " pieces: " << native.lines << " lines, " << native.tokens << " tokens, "
+              << native.id_mismatches << " id mismatches, " << native.decode_mismatches << " decode mismatches" << std::endl;
+    check_agreement(native, lines.size());
+
+    // SentencePiece itself reads "<s>", "</s>" and "<unk>" inside text as text; transformers, llama.cpp
+    // (parsing special tokens) and recur read them as the special tokens. Those lines aside, all agree.
+    const hf_tokenizer tok = load_gguf_tokenizer(gguf);
+    std::ifstream spm(dir.path() / "sentencepiece.jsonl");
+    std::size_t n = 0, tokens = 0, differing = 0, differing_without_specials = 0;
+    for (std::string row; std::getline(spm, row); ++n) {
+        REQUIRE(n < lines.size());
+        const auto theirs = json::parse(row).at("ids").get<std::vector<std::int32_t>>();
+        tokens += theirs.size();
+        if (tok.encode(lines[n]) == theirs) continue;
+        ++differing;
+        const bool specials = lines[n].find("<s>") != std::string::npos || lines[n].find("</s>") != std::string::npos ||
+                              lines[n].find("<unk>") != std::string::npos;
+        if (!specials && differing_without_specials++ < 5) UNSCOPED_INFO("line " << n << " differs from SentencePiece: '" << lines[n] << "'");
+    }
+    std::cout << "ORACLE: recur's GGUF tokenizer vs sentencepiece " << summary.at("sentencepiece").get<std::string>() << ": " << n
+              << " lines, " << tokens << " tokens, " << differing << " lines differ, all with special-token text: "
+              << (differing_without_specials == 0 ? "yes" : "NO") << std::endl;
+    CHECK(n == lines.size());
+    CHECK(differing_without_specials == 0);
+    CHECK(differing == summary.at("lines_differing_from_sentencepiece").get<std::size_t>());
 }
 
 TEST_CASE("hf_tokenizer merges by rank, honours added tokens and the template, and names bad ids", "[io][hf_tokenizer]") {

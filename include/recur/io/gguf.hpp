@@ -494,13 +494,53 @@ inline bool is_gguf_file(const std::filesystem::path& path) {
     return f.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
 }
 
+namespace detail {
+/// Llama-3's RoPE scaling from a GGUF's rope_freqs.weight (none without it). llama.cpp's converter
+/// stores the divisor of each of the head_dim / 2 frequencies that HF's llama3 rope_scaling gives
+/// (factor, low_freq_factor, high_freq_factor, original_max_position_embeddings), not the parameters;
+/// the largest divisor is the factor, and the published low 1 and high 4 with the original context
+/// fitted from a smoothly scaled frequency (else 8192) must reproduce every divisor to 1e-4, or the
+/// file is refused naming the tensor.
+inline std::optional<llama3_rope_scaling> gguf_llama3_scaling(const gguf_file& f, double theta, std::int64_t head_dim) {
+    const auto* t = f.find("rope_freqs.weight");
+    if (!t) return std::nullopt;
+    const auto bad = [&](auto&&... parts) { io_fail("recur::gguf: '", f.path(), "': tensor 'rope_freqs.weight' ", parts...); };
+    if (t->ne.size() != 1 || t->ne[0] != head_dim / 2) bad("has shape ", t->shape(), ", expected (", head_dim / 2, ")");
+    const std::vector<float> divisors = f.read_f32("rope_freqs.weight");
+    for (const float d : divisors)
+        if (!(d >= 1.0f && d < 1e6f)) bad("holds ", d, "; llama3 scaling divides frequencies by factors in [1, 1e6)");
+    const double factor = *std::max_element(divisors.begin(), divisors.end());
+    if (factor == 1.0) return std::nullopt;
+    llama3_rope_scaling s{.factor = factor, .low_freq_factor = 1.0, .high_freq_factor = 4.0, .original_max_position_embeddings = 8192};
+    const auto inv = [&](std::size_t i) { return std::pow(theta, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim)); };
+    std::vector<double> candidates;
+    for (std::size_t i = 0; i < divisors.size(); ++i)
+        if (divisors[i] > 1.0f + 1e-4f && divisors[i] < static_cast<float>(factor) * (1.0f - 1e-4f)) {
+            const double smooth = (1.0 / divisors[i] - 1.0 / factor) / (1.0 - 1.0 / factor);
+            const double wavelen = 2 * std::numbers::pi / inv(i);
+            candidates.push_back(std::round(wavelen * (smooth * (s.high_freq_factor - s.low_freq_factor) + s.low_freq_factor)));
+        }
+    candidates.push_back(8192);
+    for (const double original : candidates) {
+        if (!(original > 0 && original < 1e9)) continue;
+        s.original_max_position_embeddings = original;
+        rope_config plain{.theta = theta}, scaled{.theta = theta, .scaling = s};
+        const auto a = rope_inv_freq(plain, head_dim), b = rope_inv_freq(scaled, head_dim);
+        bool all = true;
+        for (std::size_t i = 0; i < divisors.size() && all; ++i) all = std::abs(a[i] / b[i] - divisors[i]) <= 1e-4 * divisors[i];
+        if (all) return s;
+    }
+    bad("is not llama3 scaling with factor ", factor, ", low_freq_factor 1 and high_freq_factor 4 for any original context");
+}
+}  // namespace detail
+
 /// The model_config of a GGUF file of architecture "llama": embedding_length, block_count,
 /// feed_forward_length, attention.head_count (.head_count_kv, .layer_norm_rms_epsilon),
 /// rope.freq_base (10000), rope.dimension_count (= the head width), context_length (2048); the
 /// vocabulary is token_embd.weight's rows; the head is tied when output.weight is absent. llama.cpp
-/// stores q and k rows for RoPE on interleaved pairs, so the layout is interleaved. Other
-/// architectures, RoPE scaling (rope.scaling.type, rope_freqs.weight) and inconsistent values throw
-/// recur::io_error naming the file and key.
+/// stores q and k rows for RoPE on interleaved pairs, so the layout is interleaved; Llama-3's RoPE
+/// scaling comes from rope_freqs.weight (gguf_llama3_scaling). Other architectures, other RoPE
+/// scaling (rope.scaling.type) and inconsistent values throw recur::io_error naming the file and key.
 inline model_config gguf_llama_config(const gguf_file& f) {
     const auto arch = f.string("general.architecture");
     if (!arch) f.bad_key("general.architecture", "is missing");
@@ -524,9 +564,8 @@ inline model_config gguf_llama_config(const gguf_file& f) {
         f.bad_key(p + "rope.dimension_count", "(", f.positive(p + "rope.dimension_count"), ") is not the head width ", hd,
                   "; partial RoPE is not supported");
     if (const auto s = f.string(p + "rope.scaling.type"); s && *s != "none")
-        f.bad_key(p + "rope.scaling.type", "is '", *s, "'; recur reads files without RoPE scaling");
-    if (f.find("rope_freqs.weight"))
-        io_fail("recur::gguf: '", f.path(), "': tensor 'rope_freqs.weight' (llama3 RoPE scaling) is not supported");
+        f.bad_key(p + "rope.scaling.type", "is '", *s, "'; recur reads llama3 scaling (rope_freqs.weight) and none");
+    c.rope.scaling = detail::gguf_llama3_scaling(f, c.rope.theta, hd);
     const auto& embed = f.info("token_embd.weight");
     if (embed.ne.size() != 2 || embed.ne[0] != c.d_model)
         io_fail("recur::gguf: '", f.path(), "': tensor 'token_embd.weight' has shape ", embed.shape(),
@@ -586,6 +625,7 @@ LlamaModel<B> load_gguf(const std::filesystem::path& path) {
             io_fail("recur::load_gguf: '", f.path(), "': tensor '", g, "' has shape ", info->shape(), ", expected ", t->shape());
         used.push_back(g);
     }
+    used.push_back("rope_freqs.weight");  // read into the config's RoPE scaling
     std::sort(used.begin(), used.end());
     for (const auto& t : f.tensors())
         if (!std::binary_search(used.begin(), used.end(), t.name))

@@ -1,6 +1,7 @@
 // `recur convert`: a llama2.c file or Hugging Face directory -> a recur or huginn_raven directory after
 // surgery (or, without a split, -> a Hugging Face directory); a recurrent model (recur or huginn_raven
-// directory) -> the other recurrent format. Not here: choosing the split (`recur analyze`).
+// directory) -> the other recurrent format; the source's tokenizer (a folder's tokenizer files, a GGUF
+// file's vocabulary) goes along. Not here: choosing the split (`recur analyze`).
 #include <iostream>
 #include <map>
 #include <memory>
@@ -8,6 +9,7 @@
 #include <variant>
 
 #include <recur/backends/cpu.hpp>
+#include <recur/io/any_tokenizer.hpp>
 #include <recur/io/load_model.hpp>
 
 #include "commands.hpp"
@@ -64,6 +66,15 @@ void retrofit_and_save(const options& o, Model& source, const std::string& descr
               << " dropped, " << recur::parameter_count<B>(model) << " parameters, adapter " << o.adapter << std::endl;
 }
 
+/// Writes the source's tokenizer beside the converted model and says which files it wrote.
+void carry_tokenizer(const options& o) {
+    const auto files = recur::carry_tokenizer(o.from, o.out);
+    if (files.empty()) return;
+    std::cout << "recur convert: tokenizer ->";
+    for (const auto& f : files) std::cout << ' ' << f;
+    std::cout << std::endl;
+}
+
 int convert(const options& o) {
     auto loaded = recur::load_model<B>(o.from);
     const bool surgery = !o.core.empty();
@@ -85,6 +96,7 @@ int convert(const options& o) {
                 }
             },
             loaded.model);
+        carry_tokenizer(o);
         return 0;
     }
     recur_cli::usage_check(surgery || o.to.empty() || o.to == "hf", "recur convert: --to ", o.to,
@@ -95,6 +107,7 @@ int convert(const options& o) {
             if constexpr (!recur::RecurrentModel<decltype(source)>) retrofit_and_save(o, source, described);
         },
         loaded.model);
+    carry_tokenizer(o);
     return 0;
 }
 
@@ -108,7 +121,7 @@ command add_convert(CLI::App& parent) {
                    "between recur's and the paper's (huginn_raven) recurrent formats");
     auto o = std::make_shared<options>();
     cmd->add_option("--from", o->from, "llama2.c .bin file, or Hugging Face, recur or huginn_raven directory")->required();
-    cmd->add_option("--out", o->out, "directory to write (config.json + model.safetensors)")->required();
+    cmd->add_option("--out", o->out, "directory to write (config.json + model.safetensors, and the source's tokenizer files)")->required();
     cmd->add_option("--to", o->to,
                     "format to write: recur (default after surgery), huginn (the paper's huginn_raven directories) or "
                     "hf (an ordinary model, the default without --core)")

@@ -1,7 +1,7 @@
 // The `recur` command line end to end: eval reproduces the stories260K reference loss, convert ->
-// eval keeps it (pass-through surgery, HF export), tokenize matches the library, a bad command line
-// exits with 2 and a failure while running with 1, each with a message. Not here: the library functions
-// themselves (tests/io, tests/recurrence).
+// eval keeps it (pass-through surgery, HF export), convert carries the tokenizer, tokenize matches the
+// library, a bad command line exits with 2 and a failure while running with 1, each with a message.
+// Not here: the library functions themselves (tests/io, tests/recurrence).
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
@@ -13,10 +13,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <recur/io/gguf.hpp>
 #include <recur/io/token_file.hpp>
 #include <recur/io/tokenizer.hpp>
 
 #include "support/bf16.hpp"
+#include "support/peer.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/shared_data.hpp"
 
@@ -157,6 +159,39 @@ TEST_CASE("recur tokenize reads a Hugging Face tokenizer folder, with EOS from i
     r = run("tokenize --tokenizer " + (dir / "tok") + " --in " + in + " --out " + (dir / "t.bin"));
     CHECK(r.code == 1);
     CHECK_THAT(r.output, Contains("tokenizer_config.json") && Contains("eos_token '<eos>'"));
+}
+
+TEST_CASE("recur convert carries the tokenizer: a GGUF's vocabulary into the Hugging Face export, a folder's files "
+          "through surgery",
+          "[cli]") {
+    const recur::test::scratch_dir dir("recur_test_cli_convert_tokenizer");
+    const std::string gguf = std::string(RECUR_TESTS_DIR) + "/fuzz/corpus/gguf/tiny_llama";  // 1 layer, byte-level BPE
+    auto r = run("convert --from " + gguf + " --out " + (dir / "hf"));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Contains("tokenizer -> tokenizer.json tokenizer_config.json"));
+    const auto from_gguf = recur::load_gguf_tokenizer(gguf), from_folder = recur::load_hf_tokenizer(dir / "hf");
+    for (const std::string text : {"abc ab 12!", "<|im_start|>a b", "dd e\nf"}) {
+        INFO(text);
+        CHECK(from_folder.encode(text) == from_gguf.encode(text));
+        CHECK(from_folder.decode(from_folder.encode(text)) == from_gguf.decode(from_gguf.encode(text)));
+    }
+    CHECK(from_folder.bos() == from_gguf.bos());
+    CHECK(from_folder.eos() == from_gguf.eos());
+
+    dir.write("hf/special_tokens_map.json", R"({"bos_token": "<|im_start|>"})");
+    r = run("convert --from " + (dir / "hf") + " --out " + (dir / "rec") + " --core 0");
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, Contains("tokenizer -> tokenizer.json tokenizer_config.json special_tokens_map.json"));
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
+        INFO(f);
+        CHECK(recur::test::file_text(dir.path() / "rec" / f) == recur::test::file_text(dir.path() / "hf" / f));
+    }
+    // A llama2.c file has no tokenizer to carry.
+    r = run("convert --from " + data_dir + "/stories260K.bin --out " + (dir / "l2c"));
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, !Contains("tokenizer ->"));
+    CHECK(!std::filesystem::exists(dir.path() / "l2c" / "tokenizer.json"));
 }
 
 TEST_CASE("recur analyze prints the layer table and writes the split as JSON", "[cli][data]") {

@@ -105,9 +105,8 @@ TEST_CASE("cached decoding equals the uncached forward on the reference backend 
 TEST_CASE("cached decoding equals the uncached forward for OLMo-2 and sandwich blocks, ordinary and recurrent", "[infer]") {
     // OLMo-2: post-norm residuals and RMSNorm over the full q and k projections. Sandwich (Huginn-0125):
     // four norms, q and k biases, a scaled embedding. Every norm weight is perturbed so none is the identity.
-    const auto decode_both = [&]<class BlockT>(model_config c, const char* what) {
+    test::for_olmo2_and_sandwich<reference64>(tiny(), 4.0, [&]<class BlockT>(const model_config& c, const char* what) {
         INFO(what);
-        c.block = BlockT::kind;
         rng gen(21);
         const auto perturb = [&](auto& model) {
             model.visit_parameters("", [&](const std::string&, Tensor<reference64>& t) {
@@ -128,14 +127,7 @@ TEST_CASE("cached decoding equals the uncached forward for OLMo-2 and sandwich b
             o.r = r;
             CHECK(max_abs_diff(decoded_logits<reference64>(m, ids, 4, o), full_logits<reference64>(m, ids, r)) < 1e-10);
         }
-    };
-    model_config olmo = tiny();
-    olmo.qk_norm = true;
-    decode_both.template operator()<Olmo2Block<reference64>>(olmo, "OLMo-2 block");
-    model_config huginn = tiny();
-    huginn.qk_bias = true;
-    huginn.embed_scale = 4.0;
-    decode_both.template operator()<SandwichBlock<reference64>>(huginn, "sandwich block");
+    });
 }
 
 TEST_CASE("cached decoding of stories260K and its retrofit equals the uncached forward", "[infer][data]") {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -83,6 +84,28 @@ void check_agreement(const agreement& a, std::size_t lines) {
     CHECK(a.round_trip_failures == 0);
 }
 
+/// A run of the peer over `args` (the TinyStories and GSM8K lines appended): its summary line, the
+/// lines it encoded, and "tokenizers X (transformers Y's conversion)". Empty when a data file is
+/// missing (outside CI).
+struct peer_output {
+    json summary;
+    std::vector<std::string> lines;
+    std::string versions;
+};
+std::optional<peer_output> run_conversion_peer(const test::scratch_dir& dir, std::vector<std::string> args) {
+    const std::string data = RECUR_SHARED_DATA;
+    for (const char* f : {"tinystories_train_head_2mb.txt", "tinystories_valid.txt", "gsm8k_test.jsonl"})
+        if (!test::require_file(data + "/" + f)) return std::nullopt;
+    args.push_back(data + "/tinystories_valid.txt");
+    args.push_back(data + "/gsm8k_test.jsonl");
+    REQUIRE(test::run_peer(python, peer_script, args, dir, "out.txt"));
+    peer_output out{json::parse(test::file_text(dir.path() / "out.txt")), read_inputs(dir.path() / "inputs.bin"), ""};
+    REQUIRE(out.lines.size() > 8000);
+    out.versions = "tokenizers " + out.summary.at("tokenizers").get<std::string>() + " (transformers " +
+                   out.summary.at("transformers").get<std::string>() + "'s conversion)";
+    return out;
+}
+
 /// A tokenizer.json around a tiny byte-level BPE with `edit` applied.
 json tiny_tokenizer() {
     json vocab = json::object();
@@ -133,17 +156,9 @@ TEST_CASE("SmolLM2's GGUF tokenizer: transformers' conversion of it and the GGUF
     const test::scratch_dir dir("recur_hf_tokenizer_smollm2");
     const auto gguf = test::smollm2_gguf(python, dir);
     if (gguf.empty()) return;
-    const std::string data = RECUR_SHARED_DATA;
-    for (const char* f : {"tinystories_valid.txt", "gsm8k_test.jsonl"})
-        if (!test::require_file(data + "/" + f)) return;
-    REQUIRE(test::run_peer(python, peer_script,
-                           {"--gguf", gguf.string(), dir.path().string(), data + "/tinystories_valid.txt", data + "/gsm8k_test.jsonl"},
-                           dir, "out.txt"));
-    const json summary = json::parse(test::file_text(dir.path() / "out.txt"));
-    const auto lines = read_inputs(dir.path() / "inputs.bin");
-    REQUIRE(lines.size() > 8000);
-    const std::string versions = "tokenizers " + summary.at("tokenizers").get<std::string>() + " (transformers " +
-                                 summary.at("transformers").get<std::string>() + "'s conversion)";
+    const auto peer = run_conversion_peer(dir, {"--gguf", gguf.string(), dir.path().string()});
+    if (!peer) return;
+    const auto& [summary, lines, versions] = *peer;
 
     // transformers' tokenizer.json, read by recur's tokenizer.json reader.
     const auto converted = compare_with(load_hf_tokenizer(dir.path() / "smollm2_transformers"),
@@ -171,20 +186,12 @@ TEST_CASE("a SentencePiece GGUF vocabulary (Llama-2's kind, scores and no merges
                               "Python packages `tokenizers`, `transformers`, `gguf` and `sentencepiece` (scripts/deps.sh installs them)"))
         return;
     const test::scratch_dir dir("recur_hf_tokenizer_spm_gguf");
-    const std::string data = RECUR_SHARED_DATA;
-    for (const char* f : {"tinystories_train_head_2mb.txt", "tinystories_valid.txt", "gsm8k_test.jsonl"})
-        if (!test::require_file(data + "/" + f)) return;
     // The peer trains a SentencePiece BPE model with Llama-2's settings and writes it to spm.gguf as
     // llama.cpp's converter does; transformers converts that GGUF; SentencePiece encodes every line too.
-    REQUIRE(test::run_peer(python, peer_script,
-                           {"--spm-gguf", dir.path().string(), data + "/tinystories_train_head_2mb.txt",
-                            data + "/tinystories_valid.txt", data + "/gsm8k_test.jsonl"},
-                           dir, "out.txt"));
-    const json summary = json::parse(test::file_text(dir.path() / "out.txt"));
-    const auto lines = read_inputs(dir.path() / "inputs.bin");
-    REQUIRE(lines.size() > 8000);
-    const std::string versions = "tokenizers " + summary.at("tokenizers").get<std::string>() + " (transformers " +
-                                 summary.at("transformers").get<std::string>() + "'s conversion)";
+    const auto peer = run_conversion_peer(
+        dir, {"--spm-gguf", dir.path().string(), std::string(RECUR_SHARED_DATA) + "/tinystories_train_head_2mb.txt"});
+    if (!peer) return;
+    const auto& [summary, lines, versions] = *peer;
     const auto gguf = dir.path() / "spm.gguf";
     const auto expected = dir.path() / "spm_gguf_transformers" / "expected.jsonl";
 

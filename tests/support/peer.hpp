@@ -9,10 +9,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <initializer_list>
 #include <ostream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "support/scratch_dir.hpp"
 #include "support/skip.hpp"
@@ -46,7 +46,7 @@ inline bool require_python(const std::string& python, const std::string& modules
 /// Runs `python script args...` with its stderr in dir/err.txt and, when `stdout_file` is not empty,
 /// its stdout in dir/<stdout_file>. CHECKs that it exits 0, with the command and its stderr as the
 /// context; returns whether it did.
-inline bool run_peer(const std::string& python, const std::string& script, std::initializer_list<std::string> args,
+inline bool run_peer(const std::string& python, const std::string& script, const std::vector<std::string>& args,
                      const scratch_dir& dir, const std::string& stdout_file = "") {
     std::ostringstream cmd;
     cmd << python << ' ';

@@ -18,6 +18,7 @@
 #include <recur/train/trainer.hpp>
 
 #include "support/scratch_dir.hpp"
+#include "support/tiny_model.hpp"
 
 using namespace recur;
 using Catch::Contains;
@@ -225,9 +226,8 @@ TEST_CASE("resuming from a checkpoint continues bit-exactly", "[train][resume]")
 TEST_CASE("OLMo-2 and sandwich recurrent models train (loss halves) and resume bit-exactly", "[train][resume]") {
     // The trainer, Muon's split of parameters (q_norm, k_norm and the extra norms go to AdamW) and
     // the checkpoint's names for every block kind, not only Llama's.
-    const auto check_block = [&]<class BlockT>(model_config c, const char* what) {
+    test::for_olmo2_and_sandwich<B>(tiny_config(), 2.0, [&]<class BlockT>(const model_config& c, const char* what) {
         INFO(what);
-        c.block = BlockT::kind;
         using M = RecurrentOf<B, BlockT>;
         const test::scratch_dir dir("recur_test_trainer_blocks");
         std::ostringstream log;
@@ -255,14 +255,7 @@ TEST_CASE("OLMo-2 and sandwich recurrent models train (loss halves) and resume b
         t3.resume(cfg.out_dir);
         t3.run();
         CHECK(parameter_bits(resumed) == parameter_bits(straight));
-    };
-    model_config olmo = tiny_config();
-    olmo.qk_norm = true;
-    check_block.template operator()<Olmo2Block<B>>(olmo, "OLMo-2 block");
-    model_config huginn = tiny_config();
-    huginn.qk_bias = true;
-    huginn.embed_scale = 2.0;
-    check_block.template operator()<SandwichBlock<B>>(huginn, "sandwich block");
+    });
 }
 
 TEST_CASE("a corrupt or mismatched checkpoint is refused and nothing is overwritten", "[train][resume][errors]") {

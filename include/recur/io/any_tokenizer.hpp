@@ -1,6 +1,7 @@
 // One handle for every tokenizer recur reads, chosen by the path: a Hugging Face tokenizer.json (the
 // file, or a model folder holding one) or a llama2.c tokenizer file; and the TextTokenizer concept
-// that both satisfy, which corpus tokenization is written against.
+// that both satisfy, which corpus tokenization is written against; and carrying a model's tokenizer
+// into the folder a conversion writes.
 // Not here: the tokenizers themselves (tokenizer.hpp, hf_tokenizer.hpp).
 #pragma once
 
@@ -14,8 +15,10 @@
 #include <vector>
 
 #include <recur/core/error.hpp>
+#include <recur/io/atomic_file.hpp>
 #include <recur/io/gguf.hpp>
 #include <recur/io/hf_tokenizer.hpp>
+#include <recur/io/read_text.hpp>
 #include <recur/io/tokenizer.hpp>
 
 namespace recur {
@@ -107,6 +110,29 @@ inline any_tokenizer load_tokenizer(const std::filesystem::path& path, std::int6
         return any_tokenizer(std::move(t));
     }
     return any_tokenizer(load_llama2c_tokenizer(path.string(), model_vocab_size));
+}
+
+/// Writes the tokenizer of the model at `source` into the folder `out`, so that `out` is a model
+/// folder with its tokenizer: a folder's tokenizer.json, tokenizer_config.json and
+/// special_tokens_map.json (those present) are copied; a GGUF file's embedded vocabulary becomes
+/// tokenizer.json and tokenizer_config.json (gguf_tokenizer_json, gguf_tokenizer_config); a llama2.c
+/// file carries none. Each file is written atomically. Returns the names of the files written.
+inline std::vector<std::string> carry_tokenizer(const std::filesystem::path& source, const std::filesystem::path& out) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> written;
+    const auto write = [&](const std::string& name, const std::string& text) {
+        write_file_atomically(out / name, [&](std::ostream& os) { os << text; });
+        written.push_back(name);
+    };
+    if (fs::is_regular_file(source) && is_gguf_file(source)) {
+        const gguf_file f(source);
+        write("tokenizer.json", gguf_tokenizer_json(f).dump(2));
+        write("tokenizer_config.json", gguf_tokenizer_config(f).dump(2));
+    } else if (fs::is_directory(source) && fs::weakly_canonical(source) != fs::weakly_canonical(out)) {
+        for (const char* name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"})
+            if (fs::is_regular_file(source / name)) write(name, detail::read_text_file(source / name, "recur::carry_tokenizer"));
+    }
+    return written;
 }
 
 }  // namespace recur

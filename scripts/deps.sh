@@ -10,7 +10,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers libxsimd-dev xtl-dev libeigen3-dev
-  catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
+  catch2 libbenchmark-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev
   python3 python3-torch python3-numpy
   clang-14 libclang-rt-14-dev
   "$@"

@@ -11,6 +11,8 @@ flavours the target models use:
   metaspace          the same model behind a Metaspace pre-tokenizer (prepend_scheme "first")
   llama3_byte_level  byte-level BPE with Llama-3's split regex, ignore_merges, <|begin_of_text|>
   gpt2_digits        byte-level BPE with GPT-2's built-in regex after individual Digits (SmolLM2)
+  qwen2_nfc          byte-level BPE behind an NFC normalizer and Qwen2's split regex (single digits)
+  nfkc_spm           spm_byte_fallback with an NFKC normalizer first
 Then encodes every line of each LINES_FILE (raw bytes, split at b"\\n"; bytes that are not UTF-8
 decoded with errors="replace") plus a torture set, and writes for each flavour OUT_DIR/<flavour>/
 tokenizer.json and OUT_DIR/<flavour>/expected.jsonl: one object per line, {"ids", "decoded",
@@ -53,6 +55,8 @@ TORTURE = [
     b"it's they're we've I'm you'll he'd IT'S", b"!!!??? ... ---", b"x" * 300, b"nbsp\xc2\xa0here nel\xc2\x85there",
     "zero\u200bwidth and ideographic\u3000space".encode(), b"\x00 nul and \x7f del", "▁already▁metaspace".encode(),
     b"Once upon a time, there was a little girl named Lily.",
+    "normal forms: \ufb01 ligature, \uff21\uff22\uff23 fullwidth, \u2460 circled, \u212b angstrom, e\u0301 vs \u00e9, "
+    "\u1100\u1161 jamo, \u00bd half, x\u00b2, \u2126 ohm".encode(),
 ]
 
 
@@ -69,7 +73,11 @@ def spm_vocab(tokenizer_json):
     return vocab, [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
 
 
-def spm_flavour(texts, metaspace):
+QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
+               r"\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def spm_flavour(texts, metaspace, nfkc=False):
     trainer = trainers.BpeTrainer(vocab_size=700, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False)
     t = Tokenizer(models.BPE(unk_token="<unk>"))
     t.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True)
@@ -81,7 +89,8 @@ def spm_flavour(texts, metaspace):
         tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=False)
         tok.decoder = decoders.Metaspace(replacement="\u2581", prepend_scheme="first", split=False)
     else:
-        tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+        tok.normalizer = normalizers.Sequence(([normalizers.NFKC()] if nfkc else []) +
+                                              [normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
         tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(),
                                          decoders.Strip(content=" ", left=1, right=0)])
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
@@ -89,12 +98,14 @@ def spm_flavour(texts, metaspace):
     return tok
 
 
-def byte_level_flavour(texts, llama3):
+def byte_level_flavour(texts, llama3, qwen2=False):
     specials = ["<|begin_of_text|>", "<|end_of_text|>"]
     tok = Tokenizer(models.BPE(ignore_merges=llama3))
-    if llama3:
+    if qwen2:  # Qwen2: NFC, then its split (single digits), then bytes
+        tok.normalizer = normalizers.NFC()
+    if llama3 or qwen2:
         tok.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex(LLAMA3_SPLIT), behavior="isolated", invert=False),
+            pre_tokenizers.Split(Regex(QWEN2_SPLIT if qwen2 else LLAMA3_SPLIT), behavior="isolated", invert=False),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     else:
         tok.pre_tokenizer = pre_tokenizers.Sequence([
@@ -246,6 +257,8 @@ def main():
         "metaspace": spm_flavour(texts, metaspace=True),
         "llama3_byte_level": byte_level_flavour(texts, llama3=True),
         "gpt2_digits": byte_level_flavour(texts, llama3=False),
+        "qwen2_nfc": byte_level_flavour(texts, llama3=False, qwen2=True),
+        "nfkc_spm": spm_flavour(texts, metaspace=False, nfkc=True),
     }
     lines = read_lines(line_files)
     write_flavours(out, lines, flavours)

@@ -1,5 +1,5 @@
 // hf_tokenizer against Hugging Face's own `tokenizers` (io/peer_hf_tokenizers.py trains real
-// tokenizer.json files of four flavours, has `transformers` convert SmolLM2-135M's GGUF tokenizer and a
+// tokenizer.json files of six flavours, has `transformers` convert SmolLM2-135M's GGUF tokenizer and a
 // SentencePiece GGUF vocabulary it trains with `sentencepiece`, and encodes TinyStories valid, GSM8K
 // test and a torture set; without the Python packages it fails in CI and is a ctest skip elsewhere),
 // recur's GGUF tokenizer against the same and against SentencePiece itself, and its errors.
@@ -136,7 +136,8 @@ TEST_CASE("hf_tokenizer encodes and decodes exactly as Hugging Face tokenizers o
     const std::string version = json::parse(test::file_text(dir.path() / "out.txt")).at("tokenizers").get<std::string>();
     const auto lines = read_inputs(dir.path() / "inputs.bin");
     REQUIRE(lines.size() > 8000);
-    for (const std::string flavour : {"spm_byte_fallback", "metaspace", "llama3_byte_level", "gpt2_digits"}) {
+    for (const std::string flavour :
+         {"spm_byte_fallback", "metaspace", "llama3_byte_level", "gpt2_digits", "qwen2_nfc", "nfkc_spm"}) {
         INFO(flavour);
         // Byte-level BPE is lossless: decoding the ids gives back the (UTF-8-repaired) text.
         const bool byte_level = flavour == "llama3_byte_level" || flavour == "gpt2_digits";

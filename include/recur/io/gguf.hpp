@@ -524,13 +524,17 @@ inline std::optional<llama3_rope_scaling> gguf_llama3_scaling(const gguf_file& f
     for (const double original : candidates) {
         if (!(original > 0 && original < 1e9)) continue;
         s.original_max_position_embeddings = original;
-        rope_config plain{.theta = theta}, scaled{.theta = theta, .scaling = s};
+        rope_config plain;
+        plain.theta = theta;
+        rope_config scaled = plain;
+        scaled.scaling = s;
         const auto a = rope_inv_freq(plain, head_dim), b = rope_inv_freq(scaled, head_dim);
         bool all = true;
         for (std::size_t i = 0; i < divisors.size() && all; ++i) all = std::abs(a[i] / b[i] - divisors[i]) <= 1e-4 * divisors[i];
         if (all) return s;
     }
-    bad("is not llama3 scaling with factor ", factor, ", low_freq_factor 1 and high_freq_factor 4 for any original context");
+    io_fail("recur::gguf: '", f.path(), "': tensor 'rope_freqs.weight' is not llama3 scaling with factor ", factor,
+            ", low_freq_factor 1 and high_freq_factor 4 for any original context");
 }
 }  // namespace detail
 

@@ -1,14 +1,18 @@
 // Hugging Face tokenizer.json files with a BPE model, encoded and decoded as the `tokenizers`
-// library does: added and special tokens, normalizers (Prepend, Replace, Sequence), pre-tokenizers
-// (Split with a regex, ByteLevel, Digits, Metaspace, Sequence), BPE with byte fallback, unknown
-// tokens and ignore_merges, TemplateProcessing, and the decoders that undo them (ByteLevel, Replace,
-// ByteFallback, Fuse, Strip, Metaspace). Regexes run on PCRE2 with Unicode properties.
-// Not here: other models (WordPiece, Unigram, WordLevel), Unicode normal forms, offsets, padding or
-// truncation: a tokenizer.json that asks for one is refused with an error naming it.
+// library does: added and special tokens, normalizers (Unicode normal forms NFC, NFD, NFKC and NFKD,
+// Prepend, Replace, Sequence), pre-tokenizers (Split with a regex, ByteLevel, Digits, Metaspace,
+// Sequence), BPE with byte fallback, unknown tokens and ignore_merges, TemplateProcessing, and the
+// decoders that undo them (ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace). Regexes run on
+// PCRE2 with Unicode properties, normal forms on ICU.
+// Not here: other models (WordPiece, Unigram, WordLevel), other normalizers (Lowercase, StripAccents,
+// BertNormalizer...), offsets, padding or truncation: a tokenizer.json that asks for one is refused with
+// an error naming it.
 #pragma once
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <unicode/normalizer2.h>
+#include <unicode/unistr.h>
 
 #include <algorithm>
 #include <array>
@@ -317,8 +321,9 @@ private:
         bool special, single_word, lstrip, rstrip, normalized;
     };
     struct normalizer {
-        enum kind { prepend, replace } k;
-        std::string a, b;  // prepend: a; replace: pattern a -> content b
+        enum kind { prepend, replace, normal_form } k;
+        std::string a, b;                       // prepend: a; replace: pattern a -> content b
+        const icu::Normalizer2* form = nullptr;  // normal_form: ICU's NFC, NFD, NFKC or NFKD instance
     };
     struct pre_tokenizer {
         enum kind { split, byte_level, digits, metaspace } k;
@@ -586,8 +591,16 @@ inline void hf_tokenizer::parse_normalizer(const nlohmann::json& n, const std::s
         check(literal, at, "Replace with a regex pattern is not supported");
         check(!pattern.empty(), at, "Replace with an empty pattern");
         normalizers_.push_back({normalizer::replace, pattern, detail::hf_get<std::string>(n, "content", at)});
+    } else if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
+        UErrorCode err = U_ZERO_ERROR;
+        const icu::Normalizer2* form = type == "NFC"    ? icu::Normalizer2::getNFCInstance(err)
+                                       : type == "NFD"  ? icu::Normalizer2::getNFDInstance(err)
+                                       : type == "NFKC" ? icu::Normalizer2::getNFKCInstance(err)
+                                                        : icu::Normalizer2::getNFKDInstance(err);
+        check(U_SUCCESS(err) && form, at, "ICU has no ", type, " normalizer (", u_errorName(err), ")");
+        normalizers_.push_back({normalizer::normal_form, type, {}, form});
     } else {
-        fail(at, "type '", type, "' is not supported (recur implements Prepend, Replace and Sequence)");
+        fail(at, "type '", type, "' is not supported (recur implements NFC, NFD, NFKC, NFKD, Prepend, Replace and Sequence)");
     }
 }
 
@@ -762,8 +775,15 @@ inline std::string hf_tokenizer::normalize(std::string s) const {
     for (const auto& n : normalizers_) {
         if (n.k == normalizer::prepend) {
             if (!s.empty()) s.insert(0, n.a);
-        } else {
+        } else if (n.k == normalizer::replace) {
             s = detail::replace_all(s, n.a, n.b);
+        } else if (!std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+            // ASCII is in every normal form; anything else goes through ICU (the text is valid UTF-8 here).
+            UErrorCode err = U_ZERO_ERROR;
+            const icu::UnicodeString out = n.form->normalize(icu::UnicodeString::fromUTF8(s), err);
+            check(U_SUCCESS(err), "recur::hf_tokenizer: ICU's ", n.a, " failed (", u_errorName(err), ")");
+            s.clear();
+            out.toUTF8String(s);
         }
     }
     return s;

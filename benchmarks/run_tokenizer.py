@@ -2,7 +2,7 @@
 side by side: encode throughput over a text file, per tokenizer.json flavour.
 
 usage: python3 benchmarks/run_tokenizer.py --recur build/release/examples/recur [--text FILE] [--rounds N]
-The four tokenizer.json files are the test's (tests/io/peer_hf_tokenizers.py, trained on TinyStories);
+The six tokenizer.json files are the test's (tests/io/peer_hf_tokenizers.py, trained on TinyStories);
 recur encodes the file with `recur tokenize` (documents split at blank lines, BOS each) and reports its
 MB/s; `tokenizers` encodes the same documents with RAYON_NUM_THREADS=1, once call by call and once with
 encode_batch. Rounds alternate which side runs first. Prints a markdown table (median of the rounds).
@@ -17,7 +17,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FLAVOURS = ["spm_byte_fallback", "metaspace", "llama3_byte_level", "gpt2_digits"]
+FLAVOURS = ["spm_byte_fallback", "metaspace", "llama3_byte_level", "gpt2_digits", "qwen2_nfc", "nfkc_spm"]
 
 
 def recur_rate(a, flavour, out):

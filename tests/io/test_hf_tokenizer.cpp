@@ -251,7 +251,7 @@ TEST_CASE("tokenizer.json components recur does not implement are errors naming 
     };
     const std::vector<bad_case> cases{
         {"wordpiece", [](json& j) { j["model"]["type"] = "WordPiece"; }, "type 'WordPiece' is not supported"},
-        {"nfc", [](json& j) { j["normalizer"] = {{"type", "NFC"}}; }, "normalizer: type 'NFC' is not supported"},
+        {"lowercase", [](json& j) { j["normalizer"] = {{"type", "Lowercase"}}; }, "normalizer: type 'Lowercase' is not supported"},
         {"whitespace", [](json& j) { j["pre_tokenizer"] = {{"type", "Whitespace"}}; }, "type 'Whitespace' is not supported"},
         {"bert", [](json& j) { j["post_processor"] = {{"type", "BertProcessing"}}; }, "type 'BertProcessing'"},
         {"wordpiece_decoder", [](json& j) { j["decoder"] = {{"type", "WordPiece"}}; }, "decoder: type 'WordPiece'"},

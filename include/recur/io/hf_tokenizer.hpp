@@ -80,35 +80,33 @@ inline std::size_t utf8_maximal_subpart(std::string_view s, std::size_t i) {
     return n;
 }
 
-/// `s` with every ill-formed UTF-8 sequence replaced by U+FFFD (one per maximal subpart).
+/// `s` with every ill-formed UTF-8 sequence replaced by U+FFFD (one per maximal subpart). Runs of
+/// well-formed text are copied whole.
 inline std::string valid_utf8(std::string_view s) {
     std::string out;
     out.reserve(s.size());
+    std::size_t run = 0;  // start of the well-formed run not yet copied
     for (std::size_t i = 0; i < s.size();) {
-        if (const std::size_t n = utf8_sequence_length(s, i)) {
-            out.append(s.substr(i, n));
+        if (static_cast<unsigned char>(s[i]) < 0x80) {
+            ++i;
+        } else if (const std::size_t n = utf8_sequence_length(s, i)) {
             i += n;
         } else {
-            out.append("\xEF\xBF\xBD");
-            i += utf8_maximal_subpart(s, i);
+            out.append(s.substr(run, i - run)).append("\xEF\xBF\xBD");
+            run = i += utf8_maximal_subpart(s, i);
         }
     }
-    return out;
+    return out.append(s.substr(run));
 }
 
 /// `s` with every occurrence of the non-empty `from` replaced by `to`, left to right.
 inline std::string replace_all(std::string_view s, std::string_view from, std::string_view to) {
     std::string out;
     out.reserve(s.size());
-    for (std::size_t i = 0; i < s.size();) {
-        if (s.substr(i, from.size()) == from) {
-            out += to;
-            i += from.size();
-        } else {
-            out += s[i++];
-        }
-    }
-    return out;
+    std::size_t i = 0;
+    for (std::size_t hit; (hit = s.find(from, i)) != std::string_view::npos; i = hit + from.size())
+        out.append(s.substr(i, hit - i)).append(to);
+    return out.append(s.substr(i));
 }
 
 /// The code point of the well-formed sequence of `n` bytes at p.
@@ -147,7 +145,7 @@ inline bool unicode_whitespace(char32_t c) {
 /// GPT-2's byte-level alphabet: byte b as a printable code point (printable Latin-1 bytes stand for
 /// themselves, the rest map to U+0100 upwards), as UTF-8; and back (code point -> byte, -1 if none).
 struct byte_level_alphabet {
-    std::array<std::string, 256> chars;
+    std::array<std::pair<std::array<char, 2>, std::size_t>, 256> utf8;  // byte -> (UTF-8 bytes, length): 1 or 2
     std::array<std::int16_t, 324> bytes;
     byte_level_alphabet() {
         bytes.fill(-1);
@@ -155,7 +153,9 @@ struct byte_level_alphabet {
         for (int b = 0; b < 256; ++b) {
             const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
             const char32_t c = printable ? static_cast<char32_t>(b) : next++;
-            utf8_append(chars[static_cast<std::size_t>(b)], c);
+            std::string s;
+            utf8_append(s, c);
+            utf8[static_cast<std::size_t>(b)] = {{s[0], s.size() > 1 ? s[1] : '\0'}, s.size()};
             bytes[c] = static_cast<std::int16_t>(b);
         }
     }
@@ -180,7 +180,7 @@ public:
             fail(where, "the regex '", pattern, "' does not compile at offset ", offset, ": ",
                  reinterpret_cast<const char*>(msg.data()));
         }
-        pcre2_jit_compile(code_.get(), PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is unavailable
+        jit_ = pcre2_jit_compile(code_.get(), PCRE2_JIT_COMPLETE) == 0;  // else the interpreter runs it
         data_.reset(pcre2_match_data_create_from_pattern(code_.get(), nullptr));
         context_.reset(pcre2_match_context_create(nullptr));
         check(data_ && context_, where, "out of memory compiling the regex '", pattern, "'");
@@ -195,8 +195,11 @@ public:
     void for_each_match(std::string_view s, F&& f) const {
         std::size_t at = 0;
         while (at <= s.size()) {
-            const int rc = pcre2_match(code_.get(), reinterpret_cast<PCRE2_SPTR>(s.data()), s.size(), at,
-                                       PCRE2_NO_UTF_CHECK, data_.get(), context_.get());
+            // pcre2_jit_match is pcre2_match's JIT path without its checks (the text is valid UTF-8).
+            const auto subject = reinterpret_cast<PCRE2_SPTR>(s.data());
+            const int rc = jit_ ? pcre2_jit_match(code_.get(), subject, s.size(), at, 0, data_.get(), context_.get())
+                                : pcre2_match(code_.get(), subject, s.size(), at, PCRE2_NO_UTF_CHECK, data_.get(),
+                                              context_.get());
             if (rc == PCRE2_ERROR_NOMATCH) return;
             if (rc < 0) {
                 std::array<PCRE2_UCHAR, 256> msg{};
@@ -229,6 +232,7 @@ private:
     std::unique_ptr<pcre2_code, code_free> code_;
     std::unique_ptr<pcre2_match_data, data_free> data_;  // per regex: a tokenizer serves one thread at a time
     std::unique_ptr<pcre2_match_context, context_free> context_;
+    bool jit_ = false;
 };
 
 /// GPT-2's split pattern, what ByteLevel's use_regex applies.
@@ -356,7 +360,7 @@ private:
 
     /// Splits `text` at the added tokens (normalized or not, as `normalized` says) into segments:
     /// (text, -1) or ("", added id).
-    void split_added(std::string_view text, bool normalized, std::vector<std::pair<std::string, std::int32_t>>& out) const;
+    void split_added(std::string owned, bool normalized, std::vector<std::pair<std::string, std::int32_t>>& out) const;
     std::string normalize(std::string s) const;
     /// Words as ranges of one text: what pre-tokenization passes from stage to stage.
     struct pieces {
@@ -384,6 +388,7 @@ private:
     string_map ids_;    // vocabulary and added tokens
     std::vector<std::string> tokens_;                       // id -> string
     std::vector<added_token> added_;
+    std::array<std::bitset<256>, 2> added_first_{};  // [normalized]: the first bytes of those added tokens
     std::vector<bool> special_;                             // id -> a special added token
     std::vector<normalizer> normalizers_;
     std::vector<pre_tokenizer> pre_tokenizers_;
@@ -396,15 +401,16 @@ private:
     std::array<std::int32_t, 256> byte_tokens_{};  // "<0xHH>" ids, -1 where absent
     std::array<std::int32_t, 256> single_byte_{};  // the id of each one-byte token, -1 where absent
     std::bitset<256 * 256> joinable_{};            // bit 256 x + y: a merge joins a token ending in x to one starting with y
+    std::vector<std::pair<std::int16_t, std::int16_t>> edges_;  // vocabulary id -> (first byte, last byte), -1 if empty
+    std::unordered_map<char32_t, std::int32_t> char_ids_;        // the tokens that are one multi-byte character
 
     /// Whether a merge could ever join these neighbours (the bytes either side of a boundary never
     /// change as merges proceed); unknown tokens stay together so that fuse_unk's runs stay whole.
     bool joinable(std::int32_t left, std::int32_t right) const {
         if (unk_ && left == *unk_ && right == *unk_) return true;
-        const std::string& l = tokens_[static_cast<std::size_t>(left)];
-        const std::string& r = tokens_[static_cast<std::size_t>(right)];
-        if (l.empty() || r.empty()) return true;
-        return joinable_.test(static_cast<unsigned char>(l.back()) * 256u + static_cast<unsigned char>(r.front()));
+        const std::int16_t l = edges_[static_cast<std::size_t>(left)].second, r = edges_[static_cast<std::size_t>(right)].first;
+        if (l < 0 || r < 0) return true;
+        return joinable_.test(static_cast<std::size_t>(l) * 256u + static_cast<std::size_t>(r));
     }
     std::vector<std::int32_t> prefix_, suffix_;    // TemplateProcessing's single template around $A
     std::optional<std::int32_t> bos_, eos_;        // from tokenizer_config.json
@@ -489,8 +495,14 @@ inline void hf_tokenizer::parse_model(const nlohmann::json& m, const std::string
         }
         check(tokens_[static_cast<std::size_t>(i)].empty(), at, "'vocab' gives the id ", i, " to two tokens");
         tokens_[static_cast<std::size_t>(i)] = token;
+        if (token.size() > 1 && detail::utf8_sequence_length(token, 0) == token.size())
+            char_ids_.emplace(detail::utf8_decode(token.data(), token.size()), i);
     }
     ids_ = vocab_;
+    edges_.resize(tokens_.size(), {-1, -1});
+    for (std::size_t i = 0; i < tokens_.size(); ++i)
+        if (const std::string& t = tokens_[i]; !t.empty())
+            edges_[i] = {static_cast<unsigned char>(t.front()), static_cast<unsigned char>(t.back())};
     const auto& merges = detail::hf_at(m, "merges", at);
     check(merges.is_array(), at, "'merges' must be an array");
     std::vector<std::pair<std::uint64_t, std::int32_t>> pairs;
@@ -568,6 +580,10 @@ inline void hf_tokenizer::parse_added(const nlohmann::json& list, const std::str
     // Longest first, so that a scan tries them in leftmost-longest order.
     std::stable_sort(added_.begin(), added_.end(),
                      [](const added_token& x, const added_token& y) { return x.content.size() > y.content.size(); });
+    for (const auto& a : added_) {
+        check(detail::utf8_sequence_length(a.content, 0) > 0, at, "added token '", a.content, "' is not UTF-8");
+        added_first_[a.normalized].set(static_cast<unsigned char>(a.content.front()));
+    }
 }
 
 template <class Parse>
@@ -719,8 +735,9 @@ inline void hf_tokenizer::parse_decoder(const nlohmann::json& d, const std::stri
     decoders_.push_back(std::move(x));
 }
 
-inline void hf_tokenizer::split_added(std::string_view text, bool normalized,
+inline void hf_tokenizer::split_added(std::string owned, bool normalized,
                                       std::vector<std::pair<std::string, std::int32_t>>& out) const {
+    const std::string_view text = owned;
     std::size_t start = 0, i = 0;
     auto whitespace_before = [&](std::size_t pos) {  // start of the whitespace run ending at pos
         while (pos > start) {
@@ -749,7 +766,18 @@ inline void hf_tokenizer::split_added(std::string_view text, bool normalized,
         const char32_t c = detail::utf8_decode(text.data() + b, detail::utf8_sequence_length(text, b));
         return (c < 0x80 && (std::isalnum(static_cast<int>(c)) || c == '_')) || c >= 0x80;
     };
+    // An added token starts with a lead byte (its content is UTF-8, and so is the text), so the scan
+    // can skip byte by byte to the next byte that starts one.
+    const auto& first = added_first_[normalized];
+    if (first.none()) {
+        if (!text.empty()) out.emplace_back(std::move(owned), -1);
+        return;
+    }
     while (i < text.size()) {
+        if (!first.test(static_cast<unsigned char>(text[i]))) {
+            ++i;
+            continue;
+        }
         const added_token* hit = nullptr;
         for (const auto& a : added_)
             if (a.normalized == normalized && text.compare(i, a.content.size(), a.content) == 0) {
@@ -768,7 +796,8 @@ inline void hf_tokenizer::split_added(std::string_view text, bool normalized,
         out.emplace_back(std::string(), hit->id);
         start = i = e;
     }
-    if (start < text.size()) out.emplace_back(std::string(text.substr(start)), -1);
+    if (start == 0 && !text.empty()) out.emplace_back(std::move(owned), -1);
+    else if (start < text.size()) out.emplace_back(std::string(text.substr(start)), -1);
 }
 
 inline std::string hf_tokenizer::normalize(std::string s) const {
@@ -818,8 +847,15 @@ inline void hf_tokenizer::pre_tokenize(pieces& in, bool first_segment) const {
                     out.ranges.push_back({base + b, base + e});
                 } else if (p.k == pre_tokenizer::byte_level) {
                     const std::size_t start = out.text.size();
-                    for (std::size_t i = b; i < e; ++i)
-                        out.text += detail::byte_level_alphabet::get().chars[static_cast<unsigned char>(piece[i])];
+                    const auto& alphabet = detail::byte_level_alphabet::get();
+                    out.text.resize(start + 2 * (e - b));  // each byte becomes one or two bytes
+                    char* to = out.text.data() + start;
+                    for (std::size_t i = b; i < e; ++i) {
+                        const auto& [bytes, n] = alphabet.utf8[static_cast<unsigned char>(piece[i])];
+                        to[0] = bytes[0], to[1] = bytes[1];
+                        to += n;
+                    }
+                    out.text.resize(static_cast<std::size_t>(to - out.text.data()));
                     out.ranges.push_back({start, out.text.size()});
                 } else {
                     out.ranges.push_back({out.text.size(), out.text.size() + (e - b)});
@@ -889,7 +925,7 @@ inline void hf_tokenizer::encode_word(std::string_view word, std::vector<std::in
         if (cache_.size() >= cache_limit) cache_.clear();
         cache_.emplace(std::string(key), std::vector<std::int32_t>(ids.begin(), ids.end()));
     };
-    if (const auto it = cache_.find(word); it != cache_.end()) {
+    if (const auto it = word.size() <= cached_word_bytes ? cache_.find(word) : cache_.end(); it != cache_.end()) {
         out.insert(out.end(), it->second.begin(), it->second.end());
         return;
     }
@@ -904,11 +940,13 @@ inline void hf_tokenizer::encode_word(std::string_view word, std::vector<std::in
     sym.clear(), at.clear();
     bool last_unk = false;
     for (std::size_t i = 0; i < word.size();) {
-        const std::size_t n = std::max<std::size_t>(1, detail::utf8_sequence_length(word, i));
-        const std::int32_t single = n == 1 ? single_byte_[static_cast<unsigned char>(word[i])] : -1;
-        const auto v = single >= 0 ? vocab_.end() : vocab_.find(word.substr(i, n));
-        if (single >= 0 || v != vocab_.end()) {
-            sym.push_back(single >= 0 ? single : v->second), at.push_back(i);
+        const auto c = static_cast<unsigned char>(word[i]);
+        const std::size_t n = c < 0x80 ? 1 : std::max<std::size_t>(1, detail::utf8_sequence_length(word, i));
+        std::int32_t id = n == 1 ? single_byte_[c] : -1;
+        if (n > 1)
+            if (const auto v = char_ids_.find(detail::utf8_decode(word.data() + i, n)); v != char_ids_.end()) id = v->second;
+        if (id >= 0) {
+            sym.push_back(id), at.push_back(i);
             last_unk = false;
         } else {
             bool bytes = byte_fallback_;
@@ -940,7 +978,7 @@ inline void hf_tokenizer::encode_word(std::string_view word, std::vector<std::in
         // A part of a word shares the cache only without ignore_merges, under which a whole word
         // and the same text inside a longer word may encode differently.
         const bool whole = start == 0 && end == n, cacheable = whole || !ignore_merges_;
-        if (!whole && cacheable)
+        if (!whole && cacheable && text.size() <= cached_word_bytes)
             if (const auto it = cache_.find(text); it != cache_.end()) {
                 out.insert(out.end(), it->second.begin(), it->second.end());
                 continue;
@@ -954,11 +992,11 @@ inline void hf_tokenizer::encode_word(std::string_view word, std::vector<std::in
 }
 
 inline std::vector<std::int32_t> hf_tokenizer::encode(std::string_view raw, bool add_special_tokens) const {
-    const std::string text = detail::valid_utf8(raw);
+    std::string text = detail::valid_utf8(raw);
     std::vector<std::int32_t> ids;
     if (add_special_tokens) ids = prefix_;
     std::vector<std::pair<std::string, std::int32_t>> raw_segments, segments;
-    split_added(text, false, raw_segments);
+    split_added(std::move(text), false, raw_segments);
     bool first = true;
     for (auto& [s, id] : raw_segments) {
         if (id >= 0) {

@@ -64,6 +64,36 @@ TEST_CASE("LlamaModel names its parameters like Hugging Face", "[nn]") {
     CHECK(named_parameters<reference>(tied).back().name == "model.norm.weight");
 }
 
+TEST_CASE("rng::for_loading builds a model's shapes without drawing: zeros where a seed draws, the rest the same",
+          "[nn]") {
+    auto c = tiny_config();
+    c.attention_bias = true;
+    LlamaModel<reference> seeded(c, 7), same(c, rng(7)), loading(c, rng::for_loading());
+    const auto a = named_parameters<reference>(seeded), b = named_parameters<reference>(same),
+               z = named_parameters<reference>(loading);
+    REQUIRE(a.size() == z.size());
+    REQUIRE(a.size() == b.size());
+    std::size_t drawn = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        INFO(a[i].name);
+        CHECK(z[i].name == a[i].name);
+        CHECK(z[i].tensor->shape() == a[i].tensor->shape());
+        CHECK(b[i].tensor->to_host<float>() == a[i].tensor->to_host<float>());  // the seed overload is rng(seed)
+        const auto values = a[i].tensor->to_host<float>(), zeros = z[i].tensor->to_host<float>();
+        const bool random = std::any_of(values.begin(), values.end(), [](float v) { return v != 0.0f && v != 1.0f; });
+        if (random) {
+            ++drawn;
+            CHECK(std::all_of(zeros.begin(), zeros.end(), [](float v) { return v == 0.0f; }));
+        } else {
+            CHECK(zeros == values);  // norms' ones and zero biases are not drawn
+        }
+    }
+    CHECK(drawn >= 2 + 2 * 7);  // embedding, head, and each layer's projections
+    rng g = rng::for_loading();
+    CHECK_FALSE(g.draws());
+    CHECK(rng(3).draws());
+}
+
 TEST_CASE("a tiny LlamaModel's gradients match finite differences in double", "[nn][gradcheck]") {
     check_model_gradients<LlamaBlock<reference64>>(tiny_config());
 }

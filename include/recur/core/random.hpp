@@ -44,9 +44,21 @@ public:
         return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
     }
 
+    /// A generator for shapes only: randn and rand_uniform return zeros without drawing. For a model
+    /// whose every parameter a loader then replaces (load_hf, load_gguf, ...), so that building it
+    /// costs no random draws (minutes for a 1B model).
+    static rng for_loading() {
+        rng g;
+        g.draws_ = false;
+        return g;
+    }
+    /// False for rng::for_loading().
+    bool draws() const { return draws_; }
+
 private:
     static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
     std::uint64_t s_[4]{};
+    bool draws_ = true;
 };
 
 /// Counter-based randomness: a value that is a pure function of a key, so any element of a large
@@ -83,6 +95,7 @@ inline std::uint64_t row_key(std::uint64_t base, std::int64_t i, std::int64_t po
 /// Tensor of independent N(mean, std^2) values.
 template <Backend B>
 Tensor<B> randn(const Shape& shape, rng& gen, double mean = 0.0, double std = 1.0) {
+    if (!gen.draws()) return Tensor<B>::zeros(shape);
     std::vector<double> v(static_cast<std::size_t>(shape.numel()));
     for (auto& x : v) x = mean + std * gen.normal();
     return Tensor<B>::from_host(v, shape);
@@ -91,6 +104,7 @@ Tensor<B> randn(const Shape& shape, rng& gen, double mean = 0.0, double std = 1.
 /// Tensor of independent U(lo, hi) values.
 template <Backend B>
 Tensor<B> rand_uniform(const Shape& shape, rng& gen, double lo = 0.0, double hi = 1.0) {
+    if (!gen.draws()) return Tensor<B>::zeros(shape);
     std::vector<double> v(static_cast<std::size_t>(shape.numel()));
     for (auto& x : v) x = lo + (hi - lo) * gen.uniform();
     return Tensor<B>::from_host(v, shape);

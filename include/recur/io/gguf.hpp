@@ -237,24 +237,29 @@ inline void dequantise_block(const std::byte* b, std::uint32_t type, float* out)
         }
         case 10: {  // Q2_K: scales[16], qs[64], d, dmin
             const float d = half(80), dmin = half(82);
-            for (int p = 0; p < 256; ++p) {
-                const int h = p / 128, s = (p / 32) % 4, l = p % 32;
-                const unsigned sc = u8(static_cast<std::size_t>(p / 16));
-                const unsigned q = (u8(16 + static_cast<std::size_t>(h * 32 + l)) >> (2 * s)) & 3u;
-                out[p] = (d * static_cast<float>(sc & 0xFu)) * static_cast<float>(q) - dmin * static_cast<float>(sc >> 4);
+            for (int k = 0; k < 16; ++k) {  // 16 groups of 16 with a 4-bit scale and min each
+                const unsigned sc = u8(static_cast<std::size_t>(k));
+                const float dl = d * static_cast<float>(sc & 0xFu), ml = dmin * static_cast<float>(sc >> 4);
+                for (int p = 16 * k; p < 16 * k + 16; ++p) {
+                    const int h = p / 128, s = (p / 32) % 4, l = p % 32;
+                    const unsigned q = (u8(16 + static_cast<std::size_t>(h * 32 + l)) >> (2 * s)) & 3u;
+                    out[p] = dl * static_cast<float>(q) - ml;
+                }
             }
             return;
         }
         case 11: {  // Q3_K: hmask[32], qs[64], scales[12], d
             const float d = half(108);
-            for (int p = 0; p < 256; ++p) {
-                const int h = p / 128, s = (p / 32) % 4, l = p % 32, k = p / 16;
+            for (int k = 0; k < 16; ++k) {  // 16 groups of 16 with a 6-bit scale each
                 const unsigned low = k < 8 ? u8(96 + static_cast<std::size_t>(k)) & 0xFu : u8(96 + static_cast<std::size_t>(k - 8)) >> 4;
                 const unsigned hi = (u8(104 + static_cast<std::size_t>(k % 4)) >> (2 * (k / 4))) & 3u;
-                const int sc = static_cast<int>(low | (hi << 4)) - 32;
-                const int q2 = static_cast<int>((u8(32 + static_cast<std::size_t>(h * 32 + l)) >> (2 * s)) & 3u);
-                const bool bit = (u8(static_cast<std::size_t>(l)) >> (4 * h + s)) & 1u;
-                out[p] = (d * static_cast<float>(sc)) * static_cast<float>(q2 - (bit ? 0 : 4));
+                const float dl = d * static_cast<float>(static_cast<int>(low | (hi << 4)) - 32);
+                for (int p = 16 * k; p < 16 * k + 16; ++p) {
+                    const int h = p / 128, s = (p / 32) % 4, l = p % 32;
+                    const int q2 = static_cast<int>((u8(32 + static_cast<std::size_t>(h * 32 + l)) >> (2 * s)) & 3u);
+                    const bool bit = (u8(static_cast<std::size_t>(l)) >> (4 * h + s)) & 1u;
+                    out[p] = dl * static_cast<float>(q2 - (bit ? 0 : 4));
+                }
             }
             return;
         }
@@ -278,13 +283,14 @@ inline void dequantise_block(const std::byte* b, std::uint32_t type, float* out)
         }
         case 14: {  // Q6_K: ql[128], qh[64], scales[16] (int8), d
             const float d = half(208);
-            for (int p = 0; p < 256; ++p) {
-                const int h = p / 128, s = (p / 32) % 4, l = p % 32;
-                const unsigned lo = (u8(static_cast<std::size_t>(h * 64 + (s % 2) * 32 + l)) >> (4 * (s / 2))) & 0xFu;
-                const unsigned hi = (u8(128 + static_cast<std::size_t>(h * 32 + l)) >> (2 * s)) & 3u;
-                const int q = static_cast<int>(lo | (hi << 4)) - 32;
-                const auto sc = static_cast<std::int8_t>(b[192 + static_cast<std::size_t>(p / 16)]);
-                out[p] = (d * static_cast<float>(sc)) * static_cast<float>(q);
+            for (int k = 0; k < 16; ++k) {  // 16 groups of 16 with an int8 scale each
+                const float dl = d * static_cast<float>(static_cast<std::int8_t>(b[192 + static_cast<std::size_t>(k)]));
+                for (int p = 16 * k; p < 16 * k + 16; ++p) {
+                    const int h = p / 128, s = (p / 32) % 4, l = p % 32;
+                    const unsigned lo = (u8(static_cast<std::size_t>(h * 64 + (s % 2) * 32 + l)) >> (4 * (s / 2))) & 0xFu;
+                    const unsigned hi = (u8(128 + static_cast<std::size_t>(h * 32 + l)) >> (2 * s)) & 3u;
+                    out[p] = dl * static_cast<float>(static_cast<int>(lo | (hi << 4)) - 32);
+                }
             }
             return;
         }
@@ -518,9 +524,10 @@ inline std::optional<llama3_rope_scaling> gguf_llama3_scaling(const gguf_file& f
         if (divisors[i] > 1.0f + 1e-4f && divisors[i] < static_cast<float>(factor) * (1.0f - 1e-4f)) {
             const double smooth = (1.0 / divisors[i] - 1.0 / factor) / (1.0 - 1.0 / factor);
             const double wavelen = 2 * std::numbers::pi / inv(i);
-            candidates.push_back(std::round(wavelen * (smooth * (s.high_freq_factor - s.low_freq_factor) + s.low_freq_factor)));
+            const double original = std::round(wavelen * (smooth * (s.high_freq_factor - s.low_freq_factor) + s.low_freq_factor));
+            if (std::find(candidates.begin(), candidates.end(), original) == candidates.end()) candidates.push_back(original);
         }
-    candidates.push_back(8192);
+    if (std::find(candidates.begin(), candidates.end(), 8192.0) == candidates.end()) candidates.push_back(8192);
     for (const double original : candidates) {
         if (!(original > 0 && original < 1e9)) continue;
         s.original_max_position_embeddings = original;
@@ -617,7 +624,7 @@ LlamaModel<B> load_gguf(const std::filesystem::path& path) {
     double values = 0;
     for (const auto& t : f.tensors()) values += static_cast<double>(t.numel());
     check_model_size(c, static_cast<double>(c.n_layers), f.path(), values);
-    LlamaModel<B> m(c, 0);
+    LlamaModel<B> m(c, rng::for_loading());
     std::vector<std::pair<std::string, Tensor<B>*>> params;
     m.visit_parameters("", [&](const std::string& name, Tensor<B>& t) { params.emplace_back(name, &t); });
     std::vector<std::string> used;
@@ -802,9 +809,10 @@ inline nlohmann::json gguf_tokenizer_json(const gguf_file& f) {
 
 /// The tokenizer_config.json equivalent of a GGUF file's vocabulary: its BOS and EOS
 /// (tokenizer.ggml.bos_token_id / eos_token_id) as "bos_token" and "eos_token", where given.
-/// Call after gguf_tokenizer_json, which checks the tokens.
 inline nlohmann::json gguf_tokenizer_config(const gguf_file& f) {
-    const auto& tokens = f.metadata()["tokenizer.ggml.tokens"];
+    const auto it = f.metadata().find("tokenizer.ggml.tokens");
+    if (it == f.metadata().end() || !it->is_array()) f.bad_key("tokenizer.ggml.tokens", "is missing or not an array");
+    const auto& tokens = *it;
     nlohmann::json config = nlohmann::json::object();
     for (const auto& [key, field] : {std::pair{"tokenizer.ggml.bos_token_id", "bos_token"}, {"tokenizer.ggml.eos_token_id", "eos_token"}}) {
         const auto id = f.optional_integer(key);

@@ -305,7 +305,7 @@ LlamaModel<B, BlockT> load_hf(const std::filesystem::path& dir) {
                 c.block == block_kind::olmo2 ? "an OLMo-2" : "a Llama", " model; load it with the matching block type");
     const safetensors_set src(dir);
     check_model_size(c, static_cast<double>(c.n_layers), (dir / "config.json").string(), src.values());
-    LlamaModel<B, BlockT> m(c, 0);
+    LlamaModel<B, BlockT> m(c, rng::for_loading());
     load_parameters<B>(m, src, [&](const std::string& name) {
         return hf_ignored_tensor(name) || (c.tie_embeddings && name == "lm_head.weight");
     });

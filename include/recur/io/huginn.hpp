@@ -410,7 +410,7 @@ RecurrentOf<B, BlockT> load_huginn(const std::filesystem::path& dir, const safet
                 ")");
     const auto blocks = info.surgery.prelude.size() + info.surgery.core.size() + info.surgery.coda.size();
     check_model_size(info.config, static_cast<double>(blocks), where, src.values());
-    RecurrentOf<B, BlockT> m(info.config, info.surgery, info.options, info.options.seed);
+    RecurrentOf<B, BlockT> m(info.config, info.surgery, info.options, rng::for_loading());
     const bool tied = info.config.tie_embeddings;
     auto tensors = detail::huginn_tensors(m, !tied);
 

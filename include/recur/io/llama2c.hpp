@@ -100,7 +100,7 @@ LlamaModel<B> load_llama2c(const std::string& path) {
         io_fail("recur::load_llama2c: '", path, "': ", file_bytes, " bytes, but its header (dim ", d, ", ",
                         L, " layers, vocab ", V, ") needs ", expected, " bytes");
 
-    LlamaModel<B> m(c, 0);
+    LlamaModel<B> m(c, rng::for_loading());
     std::vector<float> buf;
     auto read = [&](const char* what, const Shape& shape) {
         buf.resize(static_cast<std::size_t>(shape.numel()));

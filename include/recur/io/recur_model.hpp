@@ -211,7 +211,7 @@ RecurrentOf<B, BlockT> load_recurrent(const std::filesystem::path& dir) {
     const safetensors_set weights(dir / "model.safetensors");
     const auto blocks = info.surgery.prelude.size() + info.surgery.core.size() + info.surgery.coda.size();
     check_model_size(info.config, static_cast<double>(blocks), (dir / "config.json").string(), weights.values());
-    RecurrentOf<B, BlockT> m(info.config, info.surgery, info.options, 0);
+    RecurrentOf<B, BlockT> m(info.config, info.surgery, info.options, rng::for_loading());
     load_parameters<B>(m, weights);
     return m;
 }

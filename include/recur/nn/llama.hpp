@@ -28,9 +28,10 @@ struct LlamaModel {
     Linear<B> lm_head;  // untied only
 
     LlamaModel() = default;
-    LlamaModel(const model_config& c, std::uint64_t seed) : config(c) {
+    LlamaModel(const model_config& c, std::uint64_t seed) : LlamaModel(c, rng(seed)) {}
+    /// Parameters drawn from `gen`; with rng::for_loading(), zeros of the right shapes for a loader.
+    LlamaModel(const model_config& c, rng gen) : config(c) {
         c.validate();
-        rng gen(seed);
         rope_cache = std::make_shared<const rope_table<B>>(c.rope, c.resolved_head_dim(), c.max_seq_len);
         embed_tokens = Embedding<B>(c.vocab_size, c.d_model, gen, c.init_std, c.embed_scale);
         layers = Stack<BlockT>(c.n_layers, 0, c, rope_cache, gen);

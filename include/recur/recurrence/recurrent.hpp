@@ -108,10 +108,12 @@ struct Recurrent {
         : Recurrent(c, surgery_spec::contiguous(p, r_layers, q), o, seed) {}
     /// Fresh random model whose parts are named by the spec's layer indices (a loader then fills them).
     Recurrent(const model_config& c, const surgery_spec& spec, const recurrence_options& o, std::uint64_t seed)
+        : Recurrent(c, spec, o, rng(seed)) {}
+    /// Parameters drawn from `gen`; with rng::for_loading(), zeros of the right shapes for a loader.
+    Recurrent(const model_config& c, const surgery_spec& spec, const recurrence_options& o, rng gen)
         : config(c), options(o) {
         c.validate();
         spec.validate(-1);
-        rng gen(seed);
         rope_cache = std::make_shared<const rope_table<B>>(c.rope, c.resolved_head_dim(), c.max_seq_len);
         embed_tokens = Embedding<B>(c.vocab_size, c.d_model, gen, c.init_std, c.embed_scale);
         prelude = Prelude(spec.prelude, c, rope_cache, gen);

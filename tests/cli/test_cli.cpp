@@ -309,6 +309,13 @@ TEST_CASE("recur train names the bad key of a run file", "[cli][train][errors]")
     r = run("train --config " + dir.write("bad.json", "{\"model\": "));
     CHECK(r.code == 1);
     CHECK_THAT(r.output, Contains("not valid JSON"));
+    // The data section's own mistakes are named before any model is loaded (this model does not exist).
+    j = nlohmann::json::parse(slurp(write_run(dir, "bad.json", 4)));
+    j["model"]["from"] = "no_such_model.bin";
+    j["data"]["phases"][0]["mix"]["stories"] = "half";
+    r = run("train --config " + dir.write("bad.json", j.dump()));
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, Contains("the weight of 'stories' must be a number") && !Contains("no_such_model"));
 }
 
 TEST_CASE("recur generate reproduces the greedy story and reports iterations and cache memory", "[cli][infer][data]") {

@@ -109,18 +109,45 @@ inline optimizer_config optimizer_config_from_json(const nlohmann::json& j, cons
     return c;
 }
 
-/// Builds the data plan of the "data" section for rows of `seq` tokens over `vocab_size` ids.
-/// Relative paths are resolved against `base` (the folder of the run file).
-inline data_phases data_plan_from_json(const nlohmann::json& j, std::int64_t seq, std::int64_t vocab_size,
-                                       const std::filesystem::path& base, const std::string& where) {
+namespace detail {
+/// The checks of a "data" section that need no file and no model: its keys, each source naming
+/// exactly one kind, each phase's keys and mix. load_run_file runs them, so that a mistake there is
+/// reported before a model is loaded.
+inline void check_data_section(const nlohmann::json& j, const std::string& where) {
     const std::string at = where + ": data: ";
-    detail::reject_unknown(j, {"seed", "sources", "phases"}, at);
+    check(j.is_object(), "recur: ", at, "must be an object");
+    reject_unknown(j, {"seed", "sources", "phases"}, at);
     std::uint64_t seed = 0;
-    detail::read_key(j, "seed", seed, at);
+    read_key(j, "seed", seed, at);
     check(j.contains("sources") && j["sources"].is_object() && !j["sources"].empty(), "recur: ", at,
           "'sources' must be an object naming at least one source");
     check(j.contains("phases") && j["phases"].is_array() && !j["phases"].empty(), "recur: ", at,
           "'phases' must be a non-empty array");
+    for (const auto& [name, s] : j["sources"].items()) {
+        const std::string sat = at + "sources: " + name + ": ";
+        reject_unknown(s, {"tokens", "text", "qa", "tokenizer"}, sat);
+        const int kinds = static_cast<int>(s.contains("tokens")) + s.contains("text") + s.contains("qa");
+        check(kinds == 1, "recur: ", sat, "give exactly one of 'tokens', 'text' or 'qa'");
+    }
+    for (const auto& p : j["phases"]) {
+        const std::string pat = at + "phases: ";
+        reject_unknown(p, {"steps", "mix"}, pat);
+        check(p.contains("mix") && p["mix"].is_object() && !p["mix"].empty(), "recur: ", pat,
+              "every phase needs a 'mix' object {source: weight}");
+        for (const auto& [source, weight] : p["mix"].items())
+            check(weight.is_number(), "recur: ", pat, "mix: the weight of '", source, "' must be a number");
+    }
+}
+}  // namespace detail
+
+/// Builds the data plan of the "data" section for rows of `seq` tokens over `vocab_size` ids.
+/// Relative paths are resolved against `base` (the folder of the run file).
+inline data_phases data_plan_from_json(const nlohmann::json& j, std::int64_t seq, std::int64_t vocab_size,
+                                       const std::filesystem::path& base, const std::string& where) {
+    detail::check_data_section(j, where);
+    const std::string at = where + ": data: ";
+    std::uint64_t seed = 0;
+    detail::read_key(j, "seed", seed, at);
     auto path_of = [&](const nlohmann::json& s, const char* key, const std::string& sat) {
         std::string p;
         detail::read_key(s, key, p, sat);
@@ -132,10 +159,7 @@ inline data_phases data_plan_from_json(const nlohmann::json& j, std::int64_t seq
     std::uint64_t index = 0;
     for (const auto& [name, s] : j["sources"].items()) {
         const std::string sat = at + "sources: " + name + ": ";
-        detail::reject_unknown(s, {"tokens", "text", "qa", "tokenizer"}, sat);
         const std::uint64_t source_seed = seed ^ detail::splitmix64(0x5eed0000 + ++index);
-        const int kinds = static_cast<int>(s.contains("tokens")) + s.contains("text") + s.contains("qa");
-        check(kinds == 1, "recur: ", sat, "give exactly one of 'tokens', 'text' or 'qa'");
         if (s.contains("tokens")) {
             plan.add_source(name, std::make_unique<packed_tokens>(
                                       packed_tokens::from_file(path_of(s, "tokens", sat), seq, vocab_size, source_seed)));
@@ -153,16 +177,9 @@ inline data_phases data_plan_from_json(const nlohmann::json& j, std::int64_t seq
         }
     }
     for (const auto& p : j["phases"]) {
-        const std::string pat = at + "phases: ";
-        detail::reject_unknown(p, {"steps", "mix"}, pat);
         data_phase phase;
-        detail::read_key(p, "steps", phase.steps, pat);
-        check(p.contains("mix") && p["mix"].is_object() && !p["mix"].empty(), "recur: ", pat,
-              "every phase needs a 'mix' object {source: weight}");
-        for (const auto& [source, weight] : p["mix"].items()) {
-            check(weight.is_number(), "recur: ", pat, "mix: the weight of '", source, "' must be a number");
-            phase.mixture.push_back({source, weight.get<double>()});
-        }
+        detail::read_key(p, "steps", phase.steps, at + "phases: ");
+        for (const auto& [source, weight] : p["mix"].items()) phase.mixture.push_back({source, weight.get<double>()});
         plan.add_phase(phase);
     }
     return plan;
@@ -174,6 +191,7 @@ inline nlohmann::json load_run_file(const std::string& path) {
     detail::reject_unknown(j, {"model", "data", "optimizer", "train"}, path + ": ");
     for (const char* key : {"model", "data", "train"})
         check(j.contains(key), "recur train: '", path, "': key '", key, "' is missing");
+    detail::check_data_section(j["data"], path);
     return j;
 }
 

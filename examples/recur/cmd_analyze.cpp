@@ -61,7 +61,7 @@ command add_analyze(CLI::App& parent) {
     auto* cmd = parent.add_subcommand(
         "analyze", "per-layer Block Influence and angular distance on calibration tokens, and a suggested surgery split");
     auto o = std::make_shared<options>();
-    add_model_option(cmd, o->model, "llama2.c .bin file or Hugging Face folder (Llama or OLMo-2)");
+    add_model_option(cmd, o->model, "llama2.c .bin file, GGUF file or Hugging Face folder (Llama or OLMo-2)");
     add_token_file_option(cmd, o->data, "the calibration ids")->required();
     cmd->add_option("--seq", o->seq, "tokens per window")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--max-tokens", o->max_tokens, "use at most this many tokens (whole windows)")

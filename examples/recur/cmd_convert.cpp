@@ -120,7 +120,7 @@ command add_convert(CLI::App& parent) {
         "convert", "retrofit a llama2.c file or Hugging Face directory into a recurrent model (surgery), or convert "
                    "between recur's and the paper's (huginn_raven) recurrent formats");
     auto o = std::make_shared<options>();
-    cmd->add_option("--from", o->from, "llama2.c .bin file, or Hugging Face, recur or huginn_raven directory")->required();
+    cmd->add_option("--from", o->from, "llama2.c .bin file, GGUF file, or Hugging Face, recur or huginn_raven directory")->required();
     cmd->add_option("--out", o->out, "directory to write (config.json + model.safetensors, and the source's tokenizer files)")->required();
     cmd->add_option("--to", o->to,
                     "format to write: recur (default after surgery), huginn (the paper's huginn_raven directories) or "

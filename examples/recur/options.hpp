@@ -16,7 +16,7 @@
 namespace recur_cli {
 
 /// What recur::load_model reads, the --model of most subcommands.
-inline constexpr const char* any_model = "llama2.c .bin file, Hugging Face folder or recur model folder";
+inline constexpr const char* any_model = "llama2.c .bin file, GGUF file, Hugging Face folder, or recur or huginn_raven model folder";
 
 /// --model PATH, required; `formats` names the files the subcommand reads.
 inline CLI::Option* add_model_option(CLI::App* cmd, std::string& path, const std::string& formats = any_model) {
@@ -24,7 +24,7 @@ inline CLI::Option* add_model_option(CLI::App* cmd, std::string& path, const std
 }
 
 /// The tokenizers recur::load_tokenizer reads, and those of commands that read llama2.c's only.
-inline constexpr const char* any_tokenizer = "llama2.c tokenizer file, or Hugging Face tokenizer.json or model folder";
+inline constexpr const char* any_tokenizer = "llama2.c tokenizer file, Hugging Face tokenizer.json or model folder, or GGUF file (its vocabulary)";
 inline constexpr const char* llama2c_tokenizer = "llama2.c tokenizer file";
 
 /// --tokenizer PATH: `formats` names the files it may be; `use` says what for (or when it is needed).

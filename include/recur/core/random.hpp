@@ -9,6 +9,7 @@
 #include <numbers>
 #include <vector>
 
+#include <recur/core/host_device.hpp>
 #include <recur/core/tensor.hpp>
 
 namespace recur {
@@ -62,23 +63,25 @@ private:
 };
 
 /// Counter-based randomness: a value that is a pure function of a key, so any element of a large
-/// tensor can be drawn alone and in any order (the recurrent state noise uses it per position).
+/// tensor can be drawn alone and in any order (the recurrent state noise uses it per position). The
+/// same functions run on the host and in CUDA device code (RECUR_HOST_DEVICE), so every backend draws
+/// the same values for the same keys.
 namespace keyed {
 /// splitmix64's finaliser of h combined with v, on one 64-bit integer or, U a SIMD batch of them
 /// (a backend's vectorised draw), lane by lane.
 template <class U>
-U mix_lanes(const U& h, const U& v) {
+RECUR_HOST_DEVICE U mix_lanes(const U& h, const U& v) {
     U z = h ^ (v + U(0x9e3779b97f4a7c15ull) + (h << 6) + (h >> 2));
     z = (z ^ (z >> 30)) * U(0xbf58476d1ce4e5b9ull);
     z = (z ^ (z >> 27)) * U(0x94d049bb133111ebull);
     return z ^ (z >> 31);
 }
 /// splitmix64's finaliser of h combined with v.
-inline std::uint64_t mix(std::uint64_t h, std::uint64_t v) { return mix_lanes(h, v); }
+RECUR_HOST_DEVICE inline std::uint64_t mix(std::uint64_t h, std::uint64_t v) { return mix_lanes(h, v); }
 /// Uniform in [0, 1) with 53 bits.
-inline double uniform(std::uint64_t key) { return static_cast<double>(mix(key, 0) >> 11) * 0x1.0p-53; }
+RECUR_HOST_DEVICE inline double uniform(std::uint64_t key) { return static_cast<double>(mix(key, 0) >> 11) * 0x1.0p-53; }
 /// Standard normal cut at +-limit by rejection (Box-Muller on successive sub-keys).
-inline double truncated_normal(std::uint64_t key, double limit) {
+RECUR_HOST_DEVICE inline double truncated_normal(std::uint64_t key, double limit) {
     for (std::uint64_t attempt = 0;; ++attempt) {
         const double u1 = 1.0 - uniform(mix(key, 2 * attempt)), u2 = uniform(mix(key, 2 * attempt + 1));
         const double x = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
@@ -87,7 +90,7 @@ inline double truncated_normal(std::uint64_t key, double limit) {
 }
 /// The key of row (batch item i, position pos) of a keyed draw whose base key is `base`; element c
 /// of the row has key mix(row_key(base, i, pos), c).
-inline std::uint64_t row_key(std::uint64_t base, std::int64_t i, std::int64_t pos) {
+RECUR_HOST_DEVICE inline std::uint64_t row_key(std::uint64_t base, std::int64_t i, std::int64_t pos) {
     return mix(mix(base, static_cast<std::uint64_t>(i)), static_cast<std::uint64_t>(pos));
 }
 }  // namespace keyed

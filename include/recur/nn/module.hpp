@@ -27,10 +27,17 @@ inline std::string join_name(const std::string& prefix, const std::string& name)
     return prefix + "." + name;
 }
 
+/// A visitor that accepts every parameter: what has_parameters passes (a named type, not a lambda, so
+/// that nvcc's front end, which rejects lambdas in requires-expressions, reads the concept too).
+template <class B>
+struct accept_parameters {
+    void operator()(const std::string&, Tensor<B>&) const {}
+};
+
 /// Anything that can list its parameters: m.visit_parameters(prefix, f) calls f(name, tensor&).
 template <class M, class B>
-concept has_parameters = requires(M& m, const std::string& prefix) {
-    m.visit_parameters(prefix, [](const std::string&, Tensor<B>&) {});
+concept has_parameters = requires(M& m, const std::string& prefix, accept_parameters<B> f) {
+    m.visit_parameters(prefix, f);
 };
 
 /// Every parameter of m under `prefix`, in a stable order.

@@ -48,7 +48,7 @@ struct swiglu_backward_args {
 
 namespace kernels {
 
-/// SiLU forward and backward. Implemented by: reference, cpu.
+/// SiLU forward and backward. Implemented by: reference, cpu, cuda.
 template <class B>
 struct silu : missing_kernel {
     static constexpr std::string_view name = "silu";
@@ -60,7 +60,7 @@ struct silu : missing_kernel {
     }
 };
 
-/// SwiGLU forward and backward. Implemented by: reference, cpu.
+/// SwiGLU forward and backward. Implemented by: reference, cpu, cuda.
 template <class B>
 struct swiglu : missing_kernel {
     static constexpr std::string_view name = "swiglu";

@@ -60,7 +60,7 @@ struct attention_backward_args {
 
 namespace kernels {
 
-/// Causal GQA attention forward and backward. Implemented by: reference, cpu.
+/// Causal GQA attention forward and backward. Implemented by: reference, cpu, cuda.
 template <class B>
 struct attention : missing_kernel {
     static constexpr std::string_view name = "attention";

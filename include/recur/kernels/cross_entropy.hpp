@@ -38,7 +38,7 @@ struct cross_entropy_backward_args {
 
 namespace kernels {
 
-/// Cross-entropy forward and backward. Implemented by: reference, cpu.
+/// Cross-entropy forward and backward. Implemented by: reference, cpu, cuda.
 template <class B>
 struct cross_entropy : missing_kernel {
     static constexpr std::string_view name = "cross_entropy";

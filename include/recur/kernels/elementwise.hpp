@@ -78,7 +78,7 @@ struct sum_rows : missing_kernel {
     }
 };
 
-/// Sum of all elements. Implemented by: reference, cpu.
+/// Sum of all elements. Implemented by: reference, cpu, cuda.
 template <class B>
 struct sum_all : missing_kernel {
     static constexpr std::string_view name = "sum_all";

@@ -31,7 +31,7 @@ struct embedding_backward_args {
 
 namespace kernels {
 
-/// Embedding gather and scatter-add. Implemented by: reference, cpu.
+/// Embedding gather and scatter-add. Implemented by: reference, cpu, cuda.
 template <class B>
 struct embedding : missing_kernel {
     static constexpr std::string_view name = "embedding";

@@ -64,7 +64,7 @@ struct muon_update_args {
 
 namespace kernels {
 
-/// Sum of squares in double. Implemented by: reference, cpu.
+/// Sum of squares in double. Implemented by: reference, cpu, cuda.
 template <class B>
 struct sum_squares : missing_kernel {
     static constexpr std::string_view name = "sum_squares";
@@ -73,7 +73,7 @@ struct sum_squares : missing_kernel {
     }
 };
 
-/// The fused AdamW update. Implemented by: reference, cpu.
+/// The fused AdamW update. Implemented by: reference, cpu, cuda.
 template <class B>
 struct adamw_update : missing_kernel {
     static constexpr std::string_view name = "adamw_update";
@@ -82,7 +82,7 @@ struct adamw_update : missing_kernel {
     }
 };
 
-/// Muon's Nesterov momentum. Implemented by: reference, cpu.
+/// Muon's Nesterov momentum. Implemented by: reference, cpu, cuda.
 template <class B>
 struct muon_momentum : missing_kernel {
     static constexpr std::string_view name = "muon_momentum";
@@ -91,7 +91,7 @@ struct muon_momentum : missing_kernel {
     }
 };
 
-/// Muon's weight decay and update. Implemented by: reference, cpu.
+/// Muon's weight decay and update. Implemented by: reference, cpu, cuda.
 template <class B>
 struct muon_update : missing_kernel {
     static constexpr std::string_view name = "muon_update";

@@ -26,7 +26,7 @@ struct keyed_truncated_normal_args {
 
 namespace kernels {
 
-/// Keyed truncated normal. Implemented by: reference, cpu.
+/// Keyed truncated normal. Implemented by: reference, cpu, cuda.
 template <class B>
 struct keyed_truncated_normal : missing_kernel {
     static constexpr std::string_view name = "keyed_truncated_normal";

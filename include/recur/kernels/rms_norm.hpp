@@ -36,7 +36,7 @@ struct rms_norm_backward_args {
 
 namespace kernels {
 
-/// RMSNorm forward and backward. Implemented by: reference, cpu.
+/// RMSNorm forward and backward. Implemented by: reference, cpu, cuda.
 template <class B>
 struct rms_norm : missing_kernel {
     static constexpr std::string_view name = "rms_norm";

@@ -30,7 +30,7 @@ struct rope_args {
 
 namespace kernels {
 
-/// Rotary embedding. Implemented by: reference, cpu.
+/// Rotary embedding. Implemented by: reference, cpu, cuda.
 template <class B>
 struct rope : missing_kernel {
     static constexpr std::string_view name = "rope";

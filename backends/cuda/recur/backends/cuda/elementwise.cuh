@@ -1,11 +1,13 @@
-// CUDA kernels of ops/elementwise.hpp: add/mul with a broadcast operand, scale, and the column sums
-// (sum_rows) their backward needs. Not here: activations or other reductions (no cuda kernels yet).
+// CUDA kernels of ops/elementwise.hpp: add/mul with a broadcast operand, scale, the column sums
+// (sum_rows) their backward needs and the sum of all elements. Not here: activations (activation.cuh)
+// or the reductions' machinery (reduce.cuh).
 #pragma once
 
 #include <cstdint>
 
 #include <recur/backends/cuda.hpp>
 #include <recur/backends/cuda/core.cuh>
+#include <recur/backends/cuda/reduce.cuh>
 #include <recur/kernels/elementwise.hpp>
 
 namespace recur::cuda_detail {
@@ -32,19 +34,30 @@ struct scale_fn {
     __device__ void operator()(std::int64_t i) const { out[i] = s * x[i]; }
 };
 
-/// One thread per column, walking down the rows: coalesced, parallel over columns only.
+/// x[r, j] (times y[r, j] where y is given): what sum_rows adds.
 template <class T>
-struct sum_rows_fn {
-    T* out;
+struct sum_rows_load {
     const T* x;
     const T* y;
-    std::int64_t rows, cols;
-
-    __device__ void operator()(std::int64_t j) const {
-        T acc = 0;
-        for (std::int64_t i = 0; i < rows; ++i) acc += y ? x[i * cols + j] * y[i * cols + j] : x[i * cols + j];
-        out[j] += acc;
+    std::int64_t cols;
+    __device__ T operator()(std::int64_t r, std::int64_t j) const {
+        const std::int64_t i = r * cols + j;
+        return y ? x[i] * y[i] : x[i];
     }
+};
+
+/// x[i], widened to double.
+template <class T>
+struct load_double {
+    const T* x;
+    __device__ double operator()(std::int64_t i) const { return static_cast<double>(x[i]); }
+};
+
+/// out[0] = T(sum).
+template <class T>
+struct store_cast {
+    T* out;
+    __device__ void operator()(double sum) const { out[0] = static_cast<T>(sum); }
 };
 
 }  // namespace recur::cuda_detail
@@ -79,10 +92,18 @@ template <>
 struct sum_rows<cuda> {
     using T = cuda::scalar;
     static void run(const sum_rows_args<T>& args) {
-        T* const out = args.out;
-        const T *const x = args.x, *const y = args.y;
-        const std::int64_t rows = args.rows, cols = args.cols;
-        cuda_detail::launch("sum_rows", cols, cuda_detail::sum_rows_fn<T>{out, x, y, rows, cols});
+        cuda_detail::column_sums("sum_rows", args.rows, args.cols, cuda_detail::sum_rows_load<T>{args.x, args.y, args.cols},
+                                 args.out);
+    }
+};
+
+/// Accumulated in double, like the reference.
+template <>
+struct sum_all<cuda> {
+    using T = cuda::scalar;
+    static void run(const sum_all_args<T>& args) {
+        cuda_detail::reduce_all<double>("sum_all", args.n, cuda_detail::load_double<T>{args.x},
+                                        cuda_detail::store_cast<T>{args.out});
     }
 };
 

@@ -11,20 +11,11 @@
 #include <string>
 
 #include <recur/backends/cpu.hpp>
-#include <recur/train/run_config.hpp>
-#include <recur/train/trainer.hpp>
 
 #include "commands.hpp"
+#include "train_on.hpp"
 
 namespace {
-
-using B = recur::cpu;
-
-struct options {
-    std::string config, resume, out;
-    bool resume_given = false;
-    std::int64_t stop_after = 0;
-};
 
 // Set by the first SIGINT / SIGTERM; the trainer checks it between steps.
 std::atomic<bool> stop_requested{false};
@@ -52,64 +43,18 @@ void install_stop_handlers() {
     ::sigaction(SIGTERM, &sa, nullptr);
 }
 
-template <class Model, class Opt>
-int train_with(Model& model, recur::data_phases& data, Opt& opt, const recur::train_config& config, const options& o) {
-    recur::trainer<B, Model, recur::data_phases, Opt> t(model, data, opt, config);  // locks the run folder
-    const std::filesystem::path run_dir = config.out_dir;
-    if (o.resume_given) {
-        const std::filesystem::path from = o.resume.empty() ? run_dir : std::filesystem::path(o.resume);
-        recur::check(!from.empty(), "recur train: --resume without a folder needs a run folder (--out or train.out_dir)");
-        const bool own_run_folder = !run_dir.empty() && std::filesystem::exists(from) &&
-                                    std::filesystem::equivalent(from, run_dir);
-        if (own_run_folder && !recur::latest_checkpoint(run_dir)) {
-            std::cout << "recur train: no checkpoint in " << run_dir.string() << " yet, starting at step 0" << std::endl;
-        } else {
-            t.resume(from);
-            std::cout << "recur train: resumed at step " << t.step_index() << " from " << from.string() << std::endl;
-        }
-    } else if (!run_dir.empty()) {
-        if (const auto last = recur::latest_checkpoint(run_dir))
-            recur::fail("recur train: the run folder '", run_dir.string(), "' already holds a run (latest checkpoint '",
-                        last->string(), "'); continue it with --resume, or train into another folder (--out)");
-    }
-    install_stop_handlers();
-    const auto end = t.run(o.stop_after, &stop_requested);
-    std::cout << "recur train: " << t.step_index() << "/" << config.steps << " steps, " << t.tokens_seen() << " tokens, "
-              << t.flops_spent() << " training FLOPs";
-    if (!run_dir.empty()) std::cout << "; checkpoint " << recur::latest_checkpoint(run_dir)->string();
-    std::cout << std::endl;
-    if (end != recur::run_end::requested) return 0;
+/// Trains on the chosen device with the stop handlers installed; reports a stop by signal.
+int train(const recur_cli::train_options& o) {
+    const recur_cli::train_control control{install_stop_handlers, &stop_requested};
+    const auto outcome = recur_cli::selected_device() == recur_cli::device::cuda
+                             ? recur_cli::train_on_cuda(o, control)
+                             : recur_cli::train_on<recur::cpu>(o, control);
+    if (!outcome.stopped) return 0;
     const int sig = stop_signal;
-    std::cerr << "recur train: stopped by " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << " after step " << t.step_index()
+    std::cerr << "recur train: stopped by " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << " after step " << outcome.step
               << "; continue with: recur train --config " << o.config << (o.out.empty() ? "" : " --out " + o.out)
               << " --resume" << std::endl;
     return 128 + sig;
-}
-
-int train(const options& o) {
-    const auto run = recur::load_run_file(o.config);
-    const auto base = std::filesystem::absolute(o.config).parent_path();
-    auto config = recur::train_config_from_json(run["train"], o.config);
-    if (!o.out.empty()) config.out_dir = o.out;
-    if (!config.out_dir.empty() && std::filesystem::path(config.out_dir).is_relative())
-        config.out_dir = (base / config.out_dir).string();
-    auto loaded = recur::model_from_json<B>(run["model"], base, o.config);
-    recur::check(config.seq <= loaded.config().max_seq_len, "recur train: '", o.config, "': train.seq ", config.seq,
-                 " exceeds the model's max_seq_len ", loaded.config().max_seq_len);
-    auto data = recur::data_plan_from_json(run["data"], config.seq, loaded.config().vocab_size, base, o.config);
-    const auto opt_config = run.contains("optimizer") ? recur::optimizer_config_from_json(run["optimizer"], o.config)
-                                                      : recur::optimizer_config{};
-    return std::visit(
-        [&](auto& model) {
-            auto params = recur::named_parameters<B>(model);
-            if (opt_config.kind == recur::optimizer_config::kind_t::adamw) {
-                recur::adamw<B> opt(params, opt_config.options.adamw);
-                return train_with(model, data, opt, config, o);
-            }
-            recur::muon_adamw<B> opt(params, opt_config.options);
-            return train_with(model, data, opt, config, o);
-        },
-        loaded.model);
 }
 
 }  // namespace
@@ -126,7 +71,7 @@ command add_train(CLI::App& parent) {
     cmd->footer("The run file's \"train\" section (all keys optional):\n" + recur::train_config_help() +
                 "\nThe run file's model.config, a model built from scratch (all keys optional):\n" +
                 recur::model_config_help());
-    auto o = std::make_shared<options>();
+    auto o = std::make_shared<train_options>();
     cmd->add_option("--config", o->config, "run file: {\"model\", \"data\", \"optimizer\", \"train\"} (see "
                                            "include/recur/train/run_config.hpp)")
         ->required();

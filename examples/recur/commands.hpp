@@ -46,6 +46,27 @@ struct command {
     std::function<int()> run;
 };
 
+/// The backend a command runs on: --device (main.cpp) chooses; cpu unless asked.
+enum class device { cpu, cuda };
+
+/// The device of this process's command (set once by main.cpp after parsing).
+inline device& selected_device() {
+    static device d = device::cpu;
+    return d;
+}
+
+/// True when this `recur` was built with the cuda backend (nvcc found at configure time).
+bool built_with_cuda();
+
+// The commands' work on the cuda backend, compiled by nvcc (cuda_commands.cu); without CUDA they
+// throw usage_error (no_cuda.cpp), though main.cpp refuses --device cuda before any is called.
+struct generate_options;
+struct train_options;
+struct train_outcome;
+struct train_control;
+int generate_on_cuda(const generate_options& o);
+train_outcome train_on_cuda(const train_options& o, const train_control& control);
+
 command add_bench(CLI::App& parent);
 command add_tokenize(CLI::App& parent);
 command add_convert(CLI::App& parent);

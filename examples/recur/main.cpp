@@ -56,6 +56,13 @@ int run_reporting(const std::function<int()>& run) {
     return 1;
 }
 
+/// True when the chosen command is one that runs on --device cuda.
+bool train_or_generate(const std::vector<recur_cli::command>& commands) {
+    for (const auto& c : commands)
+        if (c.app->parsed()) return c.app->get_name() == "train" || c.app->get_name() == "generate";
+    return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,6 +79,12 @@ int main(int argc, char** argv) {
                    "matmul operands of every command: f32, bf16 (rounded to bfloat16, f32 accumulation; AMX or "
                    "avx512_bf16 where the CPU has them) or tf32 (TensorFloat-32; cuda only, the cpu backend refuses it)")
         ->check(CLI::IsMember({"f32", "bf16", "tf32"}))
+        ->capture_default_str();
+    std::string device = "cpu";
+    app.add_option("--device", device,
+                   "backend of train and generate: cpu, or cuda (the current CUDA device; when this recur was built "
+                   "with nvcc)")
+        ->check(CLI::IsMember({"cpu", "cuda"}))
         ->capture_default_str();
     return run_reporting([&] {
         const std::vector<recur_cli::command> commands{recur_cli::add_bench(app), recur_cli::add_tokenize(app),
@@ -95,12 +108,21 @@ int main(int argc, char** argv) {
             throw recur_cli::usage_error(std::string(e.what()) + " (run with --help for the options)");
         }
         const recur::matmul_precision p = recur::parse_matmul_precision(precision);
-        // Every command runs on the cpu backend: a precision it cannot compute is a bad command line here.
-        recur_cli::usage_check(p != recur::matmul_precision::tf32,
-                               "--precision tf32: the cpu backend has no TF32 GEMM (it is cuda's); use f32 or bf16");
-        recur_cli::usage_check(p != recur::matmul_precision::bf16 || recur::cpu_has_bf16_matmul(),
-                               "--precision bf16: this CPU has no oneDNN bf16 matmul (it needs AMX or avx512_bf16); "
-                               "use f32");
+        const bool cuda = device == "cuda";
+        if (cuda) {
+            recur_cli::usage_check(recur_cli::built_with_cuda(), "--device cuda: this recur was built without the cuda "
+                                   "backend (CMake found no nvcc); rebuild where /usr/local/cuda/bin/nvcc exists");
+            recur_cli::usage_check(train_or_generate(commands), "--device cuda: only `train` and `generate` run on cuda "
+                                   "yet; the other commands run on the cpu");
+            recur_cli::selected_device() = recur_cli::device::cuda;
+        } else {
+            // A precision the cpu backend cannot compute is a bad command line here.
+            recur_cli::usage_check(p != recur::matmul_precision::tf32,
+                                   "--precision tf32: the cpu backend has no TF32 GEMM (it is cuda's); use f32 or bf16");
+            recur_cli::usage_check(p != recur::matmul_precision::bf16 || recur::cpu_has_bf16_matmul(),
+                                   "--precision bf16: this CPU has no oneDNN bf16 matmul (it needs AMX or avx512_bf16); "
+                                   "use f32, or --device cuda");
+        }
         recur::set_matmul_precision(p);
         for (const auto& c : commands)
             if (c.app->parsed()) return c.run();

@@ -318,6 +318,29 @@ TEST_CASE("recur train names the bad key of a run file", "[cli][train][errors]")
     CHECK_THAT(r.output, Contains("the weight of 'stories' must be a number") && !Contains("no_such_model"));
 }
 
+TEST_CASE("recur --device cuda: train and generate only, a clean error without a GPU, the cpu tokens with one",
+          "[cli][cuda][data]") {
+    const std::string model = data_dir + "/stories260K.bin", tok = data_dir + "/tok512.bin";
+    auto r = run("bench --device cuda --model-config S --mode fwd");
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, Catch::Contains(RECUR_CLI_CUDA ? "only `train` and `generate` run on cuda" : "built without the cuda backend"));
+
+    r = run("generate --device cuda --model " + model + " --tokenizer " + tok + " --max-new-tokens 20 --json");
+    INFO(r.output);
+    if (!RECUR_CLI_CUDA) {
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, Catch::Contains("built without the cuda backend"));
+    } else if (r.code == 0) {  // a machine with a GPU: greedy decoding on cuda gives the reference story
+        const auto want = reference()["greedy_ids_from_bos"].get<std::vector<std::int32_t>>();
+        CHECK(last_json_line(r.output)["outputs"][0]["tokens"].get<std::vector<std::int32_t>>() ==
+              std::vector<std::int32_t>(want.begin(), want.begin() + 20));
+    } else {  // no GPU (or no driver): the first CUDA call's error, named, and no crash
+        CHECK(r.code == 1);
+        CHECK_THAT(r.output, Catch::Contains("recur::cuda: ") && Catch::Contains("cudaError"));
+    }
+}
+
 TEST_CASE("recur generate reproduces the greedy story and reports iterations and cache memory", "[cli][infer][data]") {
     const std::string model = data_dir + "/stories260K.bin", tok = data_dir + "/tok512.bin";
     auto r = run("generate --model " + model + " --tokenizer " + tok + " --max-new-tokens 40 --json");

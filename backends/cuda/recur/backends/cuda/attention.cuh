@@ -194,6 +194,32 @@ struct attention_columns {
     }
 };
 
+/// acc[r] += sum over j < nj of w[row r][j] x_j, for the thread's TM rows (ty + 16 r) and its columns of
+/// the DM-wide rows x_j (shared memory, LDX apart); w is a row-major tile (LDW apart) in shared memory.
+/// P V in the forward, dS K for dQ: nj a multiple of 4 or the tile's end, w zero past the visible keys.
+template <int DM, int TM, int LDW, int LDX>
+__device__ __forceinline__ void attention_accumulate(float (&acc)[TM][DM / 16], const float* w, const float* x_rows,
+                                                     int nj, int tx, int ty) {
+    using cols = attention_columns<DM>;
+    #pragma unroll 1
+    for (int j = 0; j < nj; j += 4) {
+        float4 wr[TM];
+#pragma unroll
+        for (int r = 0; r < TM; ++r) wr[r] = *reinterpret_cast<const float4*>(w + (ty + 16 * r) * LDW + j);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            float x[cols::td];
+            cols::load(x, x_rows + (j + e) * LDX, tx);
+#pragma unroll
+            for (int r = 0; r < TM; ++r) {
+                const float we = e == 0 ? wr[r].x : e == 1 ? wr[r].y : e == 2 ? wr[r].z : wr[r].w;
+#pragma unroll
+                for (int c = 0; c < cols::td; ++c) acc[r][c] = fmaf(we, x[c], acc[r][c]);
+            }
+        }
+    }
+}
+
 /// The max over the 16 threads of a half-warp (the threads sharing a row).
 __device__ __forceinline__ float attention_row_max(float x) {
 #pragma unroll
@@ -272,23 +298,7 @@ __global__ void __launch_bounds__(attention_threads, 2) attention_forward_kernel
         }
         __syncthreads();
         const int nj = key_end - j0 < BC ? key_end - j0 : BC;  // keys of this tile some row sees; P is 0 past them
-        #pragma unroll 1
-        for (int j = 0; j < nj; j += 4) {
-            float4 pr[TM];
-#pragma unroll
-            for (int r = 0; r < TM; ++r) pr[r] = *reinterpret_cast<const float4*>(sp + (ty + 16 * r) * LDP + j);
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                float x[TD];
-                cols::load(x, sv + (j + e) * DM, tx);
-#pragma unroll
-                for (int r = 0; r < TM; ++r) {
-                    const float pe = e == 0 ? pr[r].x : e == 1 ? pr[r].y : e == 2 ? pr[r].z : pr[r].w;
-#pragma unroll
-                    for (int c = 0; c < TD; ++c) o[r][c] = fmaf(pe, x[c], o[r][c]);
-                }
-            }
-        }
+        attention_accumulate<DM, TM, LDP, DM>(o, sp, sv, nj, tx, ty);
     }
 #pragma unroll
     for (int r = 0; r < TM; ++r) {
@@ -387,31 +397,9 @@ __global__ void __launch_bounds__(attention_threads, 2) attention_dkv_kernel(con
                     sdst[key * LDP + row] = e * (dp[r][c] - sdelta[row]);
                 }
             __syncthreads();
-            #pragma unroll 1
-            for (int i = 0; i < nr; i += 4) {  // rows past nr have P = dS = 0
-                float4 pr[TK], dr[TK];
-#pragma unroll
-                for (int r = 0; r < TK; ++r) {
-                    pr[r] = *reinterpret_cast<const float4*>(spt + (ty + 16 * r) * LDP + i);
-                    dr[r] = *reinterpret_cast<const float4*>(sdst + (ty + 16 * r) * LDP + i);
-                }
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    float xq[TD], xo[TD];
-                    cols::load(xq, sq + (i + e) * LD, tx);
-                    cols::load(xo, sdo + (i + e) * LD, tx);
-#pragma unroll
-                    for (int r = 0; r < TK; ++r) {
-                        const float pe = e == 0 ? pr[r].x : e == 1 ? pr[r].y : e == 2 ? pr[r].z : pr[r].w;
-                        const float se = e == 0 ? dr[r].x : e == 1 ? dr[r].y : e == 2 ? dr[r].z : dr[r].w;
-#pragma unroll
-                        for (int c = 0; c < TD; ++c) {
-                            dv[r][c] = fmaf(pe, xo[c], dv[r][c]);
-                            dk[r][c] = fmaf(se, xq[c], dk[r][c]);
-                        }
-                    }
-                }
-            }
+            // rows past nr have P = dS = 0
+            attention_accumulate<DM, TK, LDP, LD>(dv, spt, sdo, nr, tx, ty);  // dV += P^T dO
+            attention_accumulate<DM, TK, LDP, LD>(dk, sdst, sq, nr, tx, ty);  // dK += dS^T Q
         }
     }
 #pragma unroll
@@ -479,23 +467,7 @@ __global__ void __launch_bounds__(attention_threads, 2) attention_dq_kernel(cons
             }
         __syncthreads();
         const int nj = key_end - j0 < BC ? key_end - j0 : BC;
-        #pragma unroll 1
-        for (int j = 0; j < nj; j += 4) {
-            float4 dr[TM];
-#pragma unroll
-            for (int r = 0; r < TM; ++r) dr[r] = *reinterpret_cast<const float4*>(sds + (ty + 16 * r) * LDP + j);
-#pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                float x[TD];
-                cols::load(x, sk + (j + e) * LD, tx);
-#pragma unroll
-                for (int r = 0; r < TM; ++r) {
-                    const float se = e == 0 ? dr[r].x : e == 1 ? dr[r].y : e == 2 ? dr[r].z : dr[r].w;
-#pragma unroll
-                    for (int c = 0; c < TD; ++c) dq[r][c] = fmaf(se, x[c], dq[r][c]);
-                }
-            }
-        }
+        attention_accumulate<DM, TM, LDP, LD>(dq, sds, sk, nj, tx, ty);
     }
 #pragma unroll
     for (int r = 0; r < TM; ++r) {

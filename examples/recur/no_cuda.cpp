@@ -2,6 +2,8 @@
 // first, so these are reached only if a command forgets to ask built_with_cuda().
 // Not here: the real ones (cuda_commands.cu).
 #include "commands.hpp"
+#include "generate_on.hpp"
+#include "train_on.hpp"
 
 namespace recur_cli {
 
